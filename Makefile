@@ -1,0 +1,42 @@
+# The two commands of the README:  `make demo` (the main job)  and  `make test` (everything CI checks).
+# Both create .venv if missing and install the project with the pinned constraints; both are quick once it exists.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.vividportraits-installed
+DEMO_DIR ?= runs/demo
+
+.PHONY: bootstrap demo test sync check-notebooks nbtest pytest bench clean-venv
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "Installing vividportraits and its pinned environment into $(VENV) (first time: a few minutes)..."
+	$(BIN)/python -m pip install -qq -c constraints.txt -e ".[faces,dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name vividportraits --display-name "Python (vividportraits)" >/dev/null
+	$(BIN)/vividportraits fetch-weights
+	@touch $(STAMP)
+
+bootstrap: $(STAMP)
+
+# The main job on the embedded default (synthetic data, smoke preset).
+demo: $(STAMP)
+	$(BIN)/vividportraits demo --out $(DEMO_DIR)
+
+# Everything CI checks: notebooks clean, library in sync, notebook tests, pytest.
+test: $(STAMP)
+	@bash tools/check_notebooks.sh $(BIN)
+	$(BIN)/nbdev-test --n-workers 2
+	$(BIN)/python -m pytest -q tests
+
+# After editing notebooks: export the library and clean the notebooks.
+sync: $(STAMP)
+	$(BIN)/nbdev-export
+	$(BIN)/nbdev-clean
+
+bench: $(STAMP)
+	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b; done
+
+clean-venv:
+	rm -rf $(VENV)
