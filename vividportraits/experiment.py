@@ -23,10 +23,10 @@ import numpy as np
 from .core import load_json, save_json, cache_dir
 
 # %% auto #0
-__all__ = ['BASELINE_SCALE_RANGE', 'MOTION_KINDS', 'LONG_VIDEO_STRATEGIES', 'EXPERIMENT_PRESETS', 'GRIDS', 'METRIC_COLUMNS',
-           'HIGHER_IS_BETTER', 'parse_scale_range', 'parse_bool', 'parse_choice', 'ExperimentPreset', 'RunConfig',
-           'paper_grid', 'variant_dir_name', 'default_template', 'file_lock', 'grid_jobs', 'run_grid', 'variant_name',
-           'collect_results', 'mean_ci', 'summary_table']
+__all__ = ['BASELINE_SCALE_RANGE', 'MOTION_KINDS', 'LONG_VIDEO_STRATEGIES', 'BASELINE', 'EXPERIMENT_PRESETS', 'GRIDS',
+           'METRIC_COLUMNS', 'HIGHER_IS_BETTER', 'parse_scale_range', 'parse_bool', 'parse_choice', 'variant_name',
+           'variant_dir_name', 'ExperimentPreset', 'RunConfig', 'paper_grid', 'default_template', 'file_lock',
+           'grid_jobs', 'run_grid', 'collect_results', 'mean_ci', 'summary_table']
 
 # %% ../nbs/13_experiment.ipynb #3a089db1
 BASELINE_SCALE_RANGE = (0.8, 1.2)
@@ -73,6 +73,30 @@ def parse_choice(name: str, value: Any, choices: Sequence[str]) -> str:
     if not isinstance(value, str) or value not in choices:
         raise ValueError(f"{name}: expected one of {list(choices)}, got {value!r}")
     return value
+
+# %% ../nbs/13_experiment.ipynb #af7e5e86
+BASELINE = {"motion": "parsing", "scale_range": BASELINE_SCALE_RANGE, "drop_skin": False, "fgbg": True,
+            "long_video": "cyclic"}
+"The baseline of every ablation: parsing maps, the default scaling range, fg/bg split on, cyclic overlap."
+
+def variant_name(params: dict) -> str:
+    "The grid name of a run's variant: which factors differ from `BASELINE` ('baseline' if none)."
+    diffs = []
+    for k, base in BASELINE.items():
+        v = params.get(k, base)
+        if k == "scale_range":
+            v = parse_scale_range(v)
+            if v != base: diffs.append("scale=" + ("none" if v is None else f"[{v[0]:g},{v[1]:g}]"))
+        elif k in ("fgbg", "drop_skin"):
+            v = parse_bool(k, v)
+            if v != base: diffs.append(f"{k}=" + ("on" if v else "off"))
+        elif v != base: diffs.append(f"{k}={v}")
+    return "+".join(diffs) or "baseline"
+
+def variant_dir_name(variant: str, seed: int) -> str:
+    "A file-system-safe folder name for a variant and seed."
+    safe = "".join(ch if ch.isalnum() or ch in "-_.," else "_" for ch in variant.replace("=", "-"))
+    return f"{safe}/seed{seed}"
 
 # %% ../nbs/13_experiment.ipynb #1199cfa9
 @dataclass(frozen=True)
@@ -125,7 +149,8 @@ class RunConfig:
     preset: str = "smoke"                                     # experiment preset: "smoke" | "cpu" | "gpu"
     seed: int = 0                                             # seed of training and sampling
     data: str = "synth"                                       # "synth" (generated SynthPortraits) or a prepared dataset folder
-    run_dir: str = "runs/ablate"                              # where results.json, figures and samples go
+    run_dir: str | None = None                                # output folder; None = runs/ablate/<variant>/seed<seed>
+    ckpt_cache: str | None = None                             # folder of trained checkpoints shared by variants; None = inside run_dir
 
     def __post_init__(self):
         self.motion = parse_choice("motion", self.motion, MOTION_KINDS)
@@ -144,7 +169,11 @@ class RunConfig:
         if self.data != "synth" and not (Path(self.data)/"manifest.json").exists():
             raise ValueError(f"data: {self.data!r} is neither 'synth' nor a dataset folder with a manifest.json "
                              "(make one with `vividportraits synth` or `vividportraits prepare`)")
+        if self.run_dir is None or str(self.run_dir).lower() in ("", "none"):
+            self.run_dir = str(Path("runs")/"ablate"/variant_dir_name(variant_name(self.to_dict()), self.seed))
         self.run_dir = str(self.run_dir)
+        if self.ckpt_cache is not None and str(self.ckpt_cache).lower() in ("", "none"): self.ckpt_cache = None
+        self.ckpt_cache = None if self.ckpt_cache is None else str(self.ckpt_cache)
 
     @classmethod
     def from_params(cls, **params) -> "RunConfig":
@@ -166,7 +195,7 @@ class RunConfig:
 
     def train_key(self) -> str:
         "A short hash of what training depends on, so variants that differ only at inference share a checkpoint."
-        d = {k: v for k, v in self.to_dict().items() if k not in ("long_video", "run_dir")}
+        d = {k: v for k, v in self.to_dict().items() if k not in ("long_video", "run_dir", "ckpt_cache")}
         d["preset_values"] = asdict(self.experiment)
         return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -187,11 +216,6 @@ def paper_grid() -> dict[str, dict]:
 
 GRIDS = {"paper": paper_grid}
 "Grids by name."
-
-def variant_dir_name(variant: str, seed: int) -> str:
-    "A file-system-safe folder name for a variant and seed."
-    safe = "".join(ch if ch.isalnum() or ch in "-_.," else "_" for ch in variant.replace("=", "-"))
-    return f"{safe}/seed{seed}"
 
 # %% ../nbs/13_experiment.ipynb #662b4689
 def default_template() -> Path:
@@ -223,8 +247,7 @@ def _run_one(job: dict) -> dict:
                                 cwd=str(run_dir), progress_bar=False, log_output=False,
                                 kernel_name=job.get("kernel_name"))
         else:
-            run_experiment(RunConfig.from_params(**{k: v for k, v in job["params"].items() if k != "ckpt_cache"}),
-                           ckpt_cache=job["params"].get("ckpt_cache"), progress=False)
+            run_experiment(RunConfig.from_params(**job["params"]), progress=False)
         if not (run_dir/"results.json").exists(): raise RuntimeError(f"{run_dir}: finished without results.json")
         return {"variant": job["variant"], "seed": job["seed"], "status": "ok", "seconds": time.time() - t0}
     except BaseException as e:  # record and go on: one failed variant must not lose the others
@@ -250,8 +273,9 @@ def grid_jobs(grid: str, preset: str, seeds: int, out: str | os.PathLike, execut
     for seed in range(seeds):
         for name, over in table.items():
             cfg = RunConfig.from_params(**{**over, "preset": preset, "seed": seed, "data": data,
-                                           "run_dir": str(out/variant_dir_name(name, seed))})
-            params = cfg.to_dict(); params["ckpt_cache"] = str(out/"_checkpoints")
+                                           "run_dir": str(out/variant_dir_name(name, seed)),
+                                           "ckpt_cache": str(out/"_checkpoints")})
+            params = cfg.to_dict()
             if params["scale_range"] is None: params["scale_range"] = "none"
             jobs.append({"variant": name, "seed": seed, "run_dir": cfg.run_dir, "params": params,
                          "executor": executor, "template": tpl})
@@ -306,19 +330,6 @@ METRIC_COLUMNS = ("id_sim", "expr_sim", "ssim", "psnr", "lpips")
 HIGHER_IS_BETTER = {"id_sim": True, "expr_sim": True, "ssim": True, "psnr": True, "lpips": False,
                     "id_sim_driver": False, "seam": False, "seam_ratio": False}
 "Direction of each metric (for bold-best in tables)."
-
-def variant_name(params: dict) -> str:
-    "The grid name of a run's variant: which factors differ from the baseline ('baseline' if none)."
-    base = RunConfig().to_dict()
-    cfg = RunConfig.from_params(**{k: v for k, v in params.items() if k in base and k != "data"}).to_dict()
-    diffs = []
-    for k in ("motion", "scale_range", "drop_skin", "fgbg", "long_video"):
-        if cfg[k] != base[k]:
-            v = cfg[k]
-            if k == "scale_range": diffs.append("scale=" + ("none" if v is None else f"[{v[0]:g},{v[1]:g}]"))
-            elif k == "fgbg": diffs.append("fgbg=" + ("on" if v else "off"))
-            else: diffs.append(f"{k}={str(v).lower()}")
-    return "+".join(diffs) or "baseline"
 
 def collect_results(root: str | os.PathLike  # folder searched recursively for results.json
                    ):
