@@ -26,7 +26,7 @@ from .core import load_json, save_json, cache_dir
 __all__ = ['BASELINE_SCALE_RANGE', 'MOTION_KINDS', 'LONG_VIDEO_STRATEGIES', 'BASELINE', 'EXPERIMENT_PRESETS', 'GRIDS',
            'METRIC_COLUMNS', 'HIGHER_IS_BETTER', 'parse_scale_range', 'parse_bool', 'parse_choice', 'variant_name',
            'variant_dir_name', 'ExperimentPreset', 'RunConfig', 'paper_grid', 'default_template', 'file_lock',
-           'grid_jobs', 'run_grid', 'collect_results', 'mean_ci', 'summary_table']
+           'grid_jobs', 'run_grid', 'collect_results', 'mean_ci', 'summary_table', 'long_metrics', 'markdown_table']
 
 # %% ../nbs/13_experiment.ipynb #3a089db1
 BASELINE_SCALE_RANGE = (0.8, 1.2)
@@ -374,3 +374,51 @@ def summary_table(df,                                  # collect_results output
         row[("", "seeds")] = len(sub)
         table[v] = row
     return pd.DataFrame.from_dict(table, orient="index")
+
+# %% ../nbs/13_experiment.ipynb #6b50574e
+def _ordered_variants(variants) -> list[str]:
+    order = list(paper_grid())
+    return sorted(set(variants), key=lambda v: (order.index(v) if v in order else len(order), v))
+
+def long_metrics(df):
+    "Metrics of `collect_results` in long form: variant, seed, protocol, metric, value (for seaborn)."
+    import pandas as pd
+    rows = []
+    for _, r in df.iterrows():
+        for c in df.columns:
+            if "." in c and c.split(".", 1)[0] in ("self", "cross", "long") and pd.notna(r[c]):
+                pr, m = c.split(".", 1)
+                rows.append({"variant": r["variant"], "seed": r.get("param.seed"), "protocol": pr, "metric": m,
+                             "value": float(r[c])})
+    return pd.DataFrame(rows, columns=["variant", "seed", "protocol", "metric", "value"])
+
+def markdown_table(df,                                   # collect_results output
+                   protocols: Sequence[str] = ("self", "cross"),
+                   metrics: Sequence[str] = METRIC_COLUMNS) -> str:
+    "The ablation table in the paper's layout as markdown: mean ± 95% CI over seeds (over clips for one seed), best in bold."
+    variants = _ordered_variants(df["variant"])
+    cols = [(pr, m) for pr in protocols for m in metrics if f"{pr}.{m}" in df.columns]
+    stats = {}
+    for v in variants:
+        sub = df[df["variant"] == v]
+        for pr, m in cols:
+            vals = sub[f"{pr}.{m}"].values
+            mu, ci = mean_ci(vals)
+            if len(sub) == 1 and f"ci95.{pr}.{m}" in sub: ci = float(sub[f"ci95.{pr}.{m}"].values[0])
+            stats[(v, pr, m)] = (mu, ci)
+    best = {}
+    for pr, m in cols:
+        vals = [stats[(v, pr, m)][0] for v in variants if np.isfinite(stats[(v, pr, m)][0])]
+        if vals: best[(pr, m)] = max(vals) if HIGHER_IS_BETTER.get(m, True) else min(vals)
+    arrow = lambda m: "↑" if HIGHER_IS_BETTER.get(m, True) else "↓"
+    head = "| variant | seeds | " + " | ".join(f"{pr} {m} {arrow(m)}" for pr, m in cols) + " |"
+    lines = [head, "|" + "---|" * (len(cols) + 2)]
+    for v in variants:
+        cells = []
+        for pr, m in cols:
+            mu, ci = stats[(v, pr, m)]
+            txt = "n/a" if not np.isfinite(mu) else f"{mu:.3f}" + (f" ± {ci:.3f}" if np.isfinite(ci) else "")
+            if (pr, m) in best and np.isfinite(mu) and np.isclose(mu, best[(pr, m)]): txt = f"**{txt}**"
+            cells.append(txt)
+        lines.append(f"| {v} | {int((df['variant'] == v).sum())} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
