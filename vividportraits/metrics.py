@@ -26,8 +26,11 @@ from .core import (cache_dir, fetch_asset, from_pm1, get_device, img_to_tensor, 
                                  seed_everything, tensor_to_img, to_pm1, atomic_write)
 
 # %% auto #0
-__all__ = ['RANGE_TOL', 'LPIPS_ASSETS', 'as_frames', 'as_pair', 'psnr', 'ssim', 'load_numpy_pickle', 'load_lpips',
-           'lpips_distance', 'frame_change_error', 'temporal_consistency']
+__all__ = ['RANGE_TOL', 'LPIPS_ASSETS', 'ARCFACE_TEMPLATE_112', 'EXPRESSION_FEATURES', 'as_frames', 'as_pair', 'psnr', 'ssim',
+           'load_numpy_pickle', 'load_lpips', 'lpips_distance', 'frame_change_error', 'temporal_consistency',
+           'NoFaceError', 'face_recognition_models_dir', 'DlibIdentity', 'dlib_identity', 'cosine', 'ArcFaceIdentity',
+           'expression_shape_points', 'normalize_landmarks', 'expression_features', 'procrustes_residual',
+           'MediaPipeLandmarks', 'FanLandmarks', 'LandmarkExpression', 'landmark_expression']
 
 # %% ../nbs/10_metrics.ipynb #fa8bf160
 RANGE_TOL = 1e-4
@@ -173,3 +176,274 @@ def temporal_consistency(pred,                       # T x 3 x H x W float in [0
     key = "temporal_err" if target is not None else "temporal_change"
     return {key: float(e.mean()), f"{key}_boundary": bnd, f"{key}_interior": inn,
             "seam_ratio": bnd / inn if inn > 0 and mask.any() else float("nan"), "n_boundaries": int(mask.sum())}
+
+# %% ../nbs/10_metrics.ipynb #90f0edf3
+class NoFaceError(ValueError):
+    "No face was found in an image."
+
+def _as_uint8_list(frames, name: str = "frames") -> list[np.ndarray]:
+    "Frames (tensor B x 3 x H x W in [0, 1], or uint8 arrays) as a list of contiguous H x W x 3 uint8 arrays."
+    if isinstance(frames, np.ndarray) and frames.dtype == np.uint8 and frames.ndim == 3 and frames.shape[-1] == 3:
+        return [np.ascontiguousarray(frames)]
+    if isinstance(frames, (list, tuple)):
+        out = []
+        for i, f in enumerate(frames): out += _as_uint8_list(f, f"{name}[{i}]")
+        return out
+    return [np.ascontiguousarray(f) for f in tensor_to_img(as_frames(frames, name))]
+
+def _upscale(img: np.ndarray, min_side: int) -> tuple[np.ndarray, float]:
+    "Upscale an H x W x 3 uint8 image (bilinear) so its short side is at least `min_side`; returns (image, factor)."
+    s = min_side / min(img.shape[:2])
+    if s <= 1: return img, 1.0
+    t = torch.from_numpy(img).permute(2, 0, 1)[None].float()
+    t = F.interpolate(t, size=(round(img.shape[0] * s), round(img.shape[1] * s)), mode="bilinear", align_corners=False)
+    return np.ascontiguousarray(t[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy()), s
+
+def face_recognition_models_dir() -> Path:
+    "Folder holding dlib's model files from the `face-recognition-models` package (without importing it)."
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or spec.origin is None:
+        raise ImportError("the dlib backends need `face-recognition-models` and `dlib-bin`: pip install 'vividportraits[faces]'")
+    return Path(spec.origin).parent/"models"
+
+def _need_file(path, what: str) -> Path:
+    path = Path(path).expanduser()
+    if not path.is_file(): raise FileNotFoundError(f"{what}: missing file {path}")
+    return path
+
+# %% ../nbs/10_metrics.ipynb #8de2dfcc
+class DlibIdentity:
+    "Identity embeddings: dlib's 128-d ResNet face descriptor on faces aligned with the 5-point shape predictor."
+    name = "dlib"
+    comparable_to = ("cosine of dlib face_recognition descriptors (astronaut vs mirror 0.99, vs another person 0.83); "
+                     "not an ArcFace CSIM")
+    def __init__(self,
+                 detector: str = "auto",   # "hog", "cnn" (mmod), "auto" (hog, then cnn if none), "none" (frame = face box)
+                 min_side: int = 256,      # frames are upscaled to this short side before detection
+                 jitter: int = 0):         # dlib's num_jitters (0 = one pass)
+        import dlib
+        if detector not in ("hog", "cnn", "auto", "none"):
+            raise ValueError(f"detector: expected 'hog', 'cnn', 'auto' or 'none', got {detector!r}")
+        d = face_recognition_models_dir()
+        self.detector, self.min_side, self.jitter, self._dlib = detector, min_side, jitter, dlib
+        self.hog = dlib.get_frontal_face_detector()
+        self._cnn_path = _need_file(d/"mmod_human_face_detector.dat", "dlib cnn face detector")
+        self._cnn = None
+        self.sp = dlib.shape_predictor(str(_need_file(d/"shape_predictor_5_face_landmarks.dat", "dlib 5-point predictor")))
+        self.net = dlib.face_recognition_model_v1(str(_need_file(d/"dlib_face_recognition_resnet_model_v1.dat", "dlib face descriptor")))
+
+    def detect(self, img: np.ndarray):  # H x W x 3 uint8 -> dlib.rectangle of the most confident face, or None
+        "The most confident face box (dlib rectangle) in `img`, or None."
+        dlib = self._dlib
+        if self.detector == "none": return dlib.rectangle(0, 0, img.shape[1] - 1, img.shape[0] - 1)
+        if self.detector in ("hog", "auto"):
+            rects, scores, _ = self.hog.run(img, 1, 0.0)
+            if len(rects): return rects[int(np.argmax(scores))]
+        if self.detector in ("cnn", "auto"):
+            if self._cnn is None: self._cnn = dlib.cnn_face_detection_model_v1(str(self._cnn_path))
+            dets = self._cnn(img, 0)
+            if len(dets): return max(dets, key=lambda d: d.confidence).rect
+        return None
+
+    def embed_image(self, img: np.ndarray, name: str = "image") -> np.ndarray:  # 128, unit length
+        "The unit-length 128-d descriptor of the main face in an H x W x 3 uint8 image; `NoFaceError` if none."
+        img, _ = _upscale(np.ascontiguousarray(img), self.min_side)
+        rect = self.detect(img)
+        if rect is None: raise NoFaceError(f"{name}: no face found by dlib ({self.detector} detector)")
+        chip = self._dlib.get_face_chip(img, self.sp(img, rect), size=150, padding=0.25)
+        e = np.asarray(self.net.compute_face_descriptor(chip, self.jitter), dtype=np.float64)
+        return e / np.linalg.norm(e)
+
+    def __call__(self, frames, name: str = "frames") -> np.ndarray:  # N x 128; NaN rows where no face
+        "Descriptors of each frame (B x 3 x H x W in [0, 1] or uint8 images); NaN rows where no face was found."
+        out = []
+        for i, im in enumerate(_as_uint8_list(frames, name)):
+            try: out.append(self.embed_image(im, f"{name}[{i}]"))
+            except NoFaceError: out.append(np.full(128, np.nan))
+        return np.stack(out)
+
+@functools.lru_cache(maxsize=2)
+def dlib_identity(detector: str = "auto") -> DlibIdentity:
+    "A cached `DlibIdentity`."
+    return DlibIdentity(detector)
+
+def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    "Row-wise cosine similarity of N x D arrays (broadcasting a 1 x D row); NaN rows stay NaN."
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return (a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
+
+# %% ../nbs/10_metrics.ipynb #b25b4b89
+ARCFACE_TEMPLATE_112 = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
+                                 [41.5493, 92.3655], [70.7299, 92.2041]], np.float64)
+"Where ArcFace models expect (subject's right eye, left eye, nose tip, right and left mouth corner) in a 112x112 crop."
+_MP_FIVE = ((468,), (473,), (1,), (61,), (291,))  # FaceMesh (refined) indices for the same five points
+
+class ArcFaceIdentity:
+    "Identity embeddings from a user-supplied ArcFace ONNX model (insightface), aligned on 5 MediaPipe points."
+    name = "arcface"
+    comparable_to = "ArcFace CSIM as reported in reenactment papers, when the same ONNX model is used"
+    def __init__(self, model_path: str | os.PathLike,  # an insightface recognition ONNX file, e.g. buffalo_l/w600k_r50.onnx
+                 providers: Sequence[str] | None = None):  # onnxruntime execution providers (default: CPU)
+        self.model_path = _need_file(model_path, "ArcFace ONNX model (insightface, e.g. buffalo_l/w600k_r50.onnx; "
+                                     "not downloadable offline, supply the file)")
+        try: import onnxruntime as ort
+        except ImportError as e:
+            raise ImportError("ArcFaceIdentity needs onnxruntime: pip install onnxruntime") from e
+        self.session = ort.InferenceSession(str(self.model_path), providers=list(providers or ["CPUExecutionProvider"]))
+        self.input_name = self.session.get_inputs()[0].name
+        self.landmarks = MediaPipeLandmarks()
+
+    def align(self, img: np.ndarray) -> np.ndarray:  # H x W x 3 uint8 -> 112 x 112 x 3 uint8
+        "Warp the face onto the ArcFace 112x112 template with a similarity transform."
+        import skimage.transform as st
+        pts = self.landmarks.image(img)
+        five = np.stack([pts[list(i)].mean(0) for i in _MP_FIVE])
+        tf = st.SimilarityTransform(); tf.estimate(ARCFACE_TEMPLATE_112, five)
+        return (st.warp(img, tf, output_shape=(112, 112), preserve_range=True)).round().astype(np.uint8)
+
+    def __call__(self, frames, name: str = "frames") -> np.ndarray:  # N x D; NaN rows where no face
+        "Unit-length ArcFace embeddings of each frame; NaN rows where no face was found."
+        out = []
+        for im in _as_uint8_list(frames, name):
+            try: crop = self.align(im)
+            except NoFaceError: out.append(None); continue
+            x = ((crop.astype(np.float32) - 127.5) / 127.5).transpose(2, 0, 1)[None]
+            e = self.session.run(None, {self.input_name: x})[0][0].astype(np.float64)
+            out.append(e / np.linalg.norm(e))
+        d = next((len(e) for e in out if e is not None), 512)
+        return np.stack([e if e is not None else np.full(d, np.nan) for e in out])
+
+# %% ../nbs/10_metrics.ipynb #1f5d4c42
+EXPRESSION_FEATURES = ("mouth_open", "mouth_width", "smile", "eye_open_r", "eye_open_l", "brow_r", "brow_l", "jaw_open")
+"The landmark-geometry expression features, each in inter-ocular-distance units (r/l = the subject's right/left)."
+
+_EXPR_POINTS = {  # point name -> landmark indices averaged (r/l = subject's right/left)
+    "mediapipe": dict(eye_r=(33, 133), eye_l=(362, 263), lip_top=(13,), lip_bot=(14,), corner_r=(61,), corner_l=(291,),
+                      lid_r_up=(159,), lid_r_lo=(145,), lid_l_up=(386,), lid_l_lo=(374,), brow_r=(105,), brow_l=(334,),
+                      chin=(152,), nose=(1,)),
+    "ibug68": dict(eye_r=(36, 39), eye_l=(42, 45), lip_top=(62,), lip_bot=(66,), corner_r=(48,), corner_l=(54,),
+                   lid_r_up=(37, 38), lid_r_lo=(40, 41), lid_l_up=(43, 44), lid_l_lo=(46, 47), brow_r=(19,), brow_l=(24,),
+                   chin=(8,), nose=(30,)),
+}
+
+def _scheme(landmarks: np.ndarray) -> str:
+    n = len(landmarks)
+    if n in (468, 478): return "mediapipe"
+    if n == 68: return "ibug68"
+    raise ValueError(f"landmarks: expected 68 (iBUG) or 468/478 (MediaPipe) points, got {n}")
+
+@functools.lru_cache(maxsize=1)
+def _shape_points_mediapipe() -> tuple:
+    import mediapipe as mp
+    fm = mp.solutions.face_mesh
+    sets = (fm.FACEMESH_LIPS, fm.FACEMESH_LEFT_EYE, fm.FACEMESH_RIGHT_EYE, fm.FACEMESH_LEFT_EYEBROW, fm.FACEMESH_RIGHT_EYEBROW)
+    return tuple(sorted({i for s in sets for e in s for i in e}))
+
+def expression_shape_points(scheme: str) -> tuple:
+    "Indices of the brow, eye and lip landmarks used for the Procrustes residual."
+    return tuple(range(17, 68)) if scheme == "ibug68" else _shape_points_mediapipe()
+
+def normalize_landmarks(landmarks: np.ndarray  # N x 2 pixel (x, y), N = 68 or 468/478
+                       ) -> np.ndarray:        # N x 2 in IOD units, eyes on the x axis, origin between the eyes
+    "Remove position, in-plane rotation and scale: eye midpoint at 0, eye line horizontal, IOD = 1."
+    L = np.asarray(landmarks, np.float64)[:, :2]
+    P = _EXPR_POINTS[_scheme(L)]
+    er, el = L[list(P["eye_r"])].mean(0), L[list(P["eye_l"])].mean(0)
+    v = el - er; iod = float(np.hypot(*v))
+    if not iod > 0: raise ValueError("landmarks: the two eye centres coincide")
+    c, s = v / iod
+    R = np.array([[c, s], [-s, c]])  # rotates v onto +x
+    return (L - (er + el) / 2) @ R.T / iod
+
+def expression_features(landmarks: np.ndarray  # N x 2 pixel (x, y): 68 iBUG or 468/478 MediaPipe points
+                       ) -> np.ndarray:        # 8 features, `EXPRESSION_FEATURES` order, IOD units
+    "Pose- and scale-invariant expression features from landmarks."
+    L = normalize_landmarks(landmarks); P = _EXPR_POINTS[_scheme(landmarks)]
+    g = {k: L[list(v)].mean(0) for k, v in P.items()}
+    d = lambda a, b: float(np.hypot(*(g[a] - g[b])))
+    mouth_c = (g["lip_top"] + g["lip_bot"]) / 2
+    return np.array([d("lip_top", "lip_bot"), d("corner_r", "corner_l"),
+                     float(mouth_c[1] - (g["corner_r"][1] + g["corner_l"][1]) / 2),   # y grows downwards
+                     d("lid_r_up", "lid_r_lo"), d("lid_l_up", "lid_l_lo"),
+                     float(g["eye_r"][1] - g["brow_r"][1]), float(g["eye_l"][1] - g["brow_l"][1]),
+                     float(g["chin"][1] - g["nose"][1])])
+
+def procrustes_residual(a: np.ndarray, b: np.ndarray) -> float:
+    "Scale-free Procrustes disparity between the expression points of two landmark sets of the same scheme (0 = same shape)."
+    from scipy.spatial import procrustes
+    if len(a) != len(b): raise ValueError(f"landmarks: schemes differ ({len(a)} vs {len(b)} points)")
+    idx = list(expression_shape_points(_scheme(a)))
+    return float(procrustes(np.asarray(a, np.float64)[idx, :2], np.asarray(b, np.float64)[idx, :2])[2])
+
+# %% ../nbs/10_metrics.ipynb #b084b757
+class MediaPipeLandmarks:
+    "478 MediaPipe FaceMesh landmarks (refined, with irises) in pixel coordinates; the model ships in the wheel."
+    name = "mediapipe"
+    def __init__(self, min_side: int = 256):  # frames are upscaled to this short side first
+        try: import mediapipe as mp
+        except ImportError as e: raise ImportError("the mediapipe backend needs mediapipe==0.10.21: pip install 'vividportraits[faces]'") from e
+        self.min_side = min_side
+        self.mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True, max_num_faces=1)
+
+    def image(self, img: np.ndarray, name: str = "image") -> np.ndarray:  # 478 x 2 float (x, y) pixels of `img`
+        "Landmarks of the face in an H x W x 3 uint8 image; `NoFaceError` if none."
+        up, s = _upscale(np.ascontiguousarray(img), self.min_side)
+        res = self.mesh.process(up)
+        if not res.multi_face_landmarks: raise NoFaceError(f"{name}: no face found by MediaPipe FaceMesh")
+        h, w = up.shape[:2]
+        return np.array([(p.x * w, p.y * h) for p in res.multi_face_landmarks[0].landmark], np.float64) / s
+
+class FanLandmarks:
+    "68 iBUG landmarks from face-alignment's 2D FAN + S3FD detector, using weights the user placed in the torch hub cache."
+    name = "fan"
+    def __init__(self, device: str | None = None):
+        import face_alignment
+        from face_alignment.detection.sfd import sfd_detector
+        ckpt = Path(torch.hub.get_dir())/"checkpoints"
+        need = [ckpt/os.path.basename(face_alignment.api.models_urls["2DFAN-4"]),
+                ckpt/os.path.basename(sfd_detector.models_urls["s3fd"])]
+        missing = [str(p) for p in need if not p.is_file()]
+        if missing:
+            raise FileNotFoundError(f"face-alignment backend: missing weight file(s) {missing}; they cannot be downloaded "
+                                    f"offline - copy them there (names from face_alignment's model URLs)")
+        self.fa = face_alignment.FaceAlignment(face_alignment.LandmarksType.TWO_D, device=str(get_device(device)),
+                                               flip_input=False, compile=False)
+
+    def image(self, img: np.ndarray, name: str = "image") -> np.ndarray:  # 68 x 2
+        "68 landmarks of the largest face in an H x W x 3 uint8 image; `NoFaceError` if none."
+        res = self.fa.get_landmarks_from_image(np.ascontiguousarray(img))
+        if not res: raise NoFaceError(f"{name}: no face found by face-alignment")
+        return max(res, key=lambda p: np.ptp(p[:, 0]))[:, :2].astype(np.float64)
+
+class LandmarkExpression:
+    "Expression geometry of frames: `EXPRESSION_FEATURES` from MediaPipe (default) or FAN landmarks."
+    comparable_to = "other runs of the same landmark backend; a geometric proxy, not a 3DMM/EMOCA expression distance"
+    def __init__(self, landmarker: str = "mediapipe", device: str | None = None):
+        if landmarker == "mediapipe": self.lm = MediaPipeLandmarks()
+        elif landmarker == "fan": self.lm = FanLandmarks(device)
+        else: raise ValueError(f"landmarker: expected 'mediapipe' or 'fan', got {landmarker!r}")
+        self.name = f"{landmarker}_geometry"
+
+    def landmarks(self, frames, name: str = "frames") -> list:  # per frame: N x 2 array or None (no face)
+        "Landmarks of each frame (None where no face)."
+        out = []
+        for i, im in enumerate(_as_uint8_list(frames, name)):
+            try: out.append(self.lm.image(im, f"{name}[{i}]"))
+            except NoFaceError: out.append(None)
+        return out
+
+    def compare(self, a, b, names=("driver", "pred")) -> dict:  # per-frame arrays (NaN where a face is missing)
+        "Per-frame expression distance (`expr_dist`, mean |feature difference|, IOD units) and Procrustes residual."
+        la, lb = self.landmarks(a, names[0]), self.landmarks(b, names[1])
+        if len(la) != len(lb): raise ValueError(f"{names[0]} and {names[1]}: {len(la)} vs {len(lb)} frames")
+        dist, proc = [], []
+        for x, y in zip(la, lb):
+            ok = x is not None and y is not None
+            dist.append(float(np.abs(expression_features(x) - expression_features(y)).mean()) if ok else np.nan)
+            proc.append(procrustes_residual(x, y) if ok else np.nan)
+        return {"expr_dist": np.array(dist), "expr_procrustes": np.array(proc)}
+
+@functools.lru_cache(maxsize=2)
+def landmark_expression(landmarker: str = "mediapipe") -> LandmarkExpression:
+    "A cached `LandmarkExpression`."
+    return LandmarkExpression(landmarker)
