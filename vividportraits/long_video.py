@@ -16,9 +16,10 @@ import torch
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['CONTEXT_SCHEDULERS', 'BLEND_RAMPS', 'independent_schedule', 'overlap_schedule', 'cyclic_shift', 'cyclic_schedule',
-           'get_context_scheduler', 'edge_frames', 'blend_weights', 'plot_schedule', 'window_boundaries',
-           'windowed_denoiser']
+__all__ = ['CONTEXT_SCHEDULERS', 'BLEND_RAMPS', 'VIDEO_SUFFIXES', 'IMAGE_SUFFIXES', 'COND_KEYS', 'independent_schedule',
+           'overlap_schedule', 'cyclic_shift', 'cyclic_schedule', 'get_context_scheduler', 'edge_frames',
+           'blend_weights', 'plot_schedule', 'window_boundaries', 'windowed_denoiser', 'fill_missing', 'center_square',
+           'iter_frames', 'video_fps', 'load_driver']
 
 # %% ../nbs/12_long_video.ipynb #bd5738ea
 def _check_args(num_frames, window, overlap):
@@ -186,3 +187,213 @@ def windowed_denoiser(model,                        # video denoiser: model(z (F
         stats["windows_per_step"].append(len(windows))
         return out.to(x_t.dtype)
     return denoise_fn
+
+# %% ../nbs/12_long_video.ipynb #a3ad7f6a
+VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".gif", ".m4v")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+
+def fill_missing(arrays: dict,        # key -> T x ... array (landmarks: T x 68 x 2; others copied from neighbours)
+                 found: np.ndarray,   # T bool: True where the frame's analysis succeeded
+                 name: str = "driver" # what the arrays came from, for the error
+                ) -> dict:
+    "Fill frames where `found` is False: `landmarks` linearly interpolated over time, other arrays from the nearest good frame."
+    found = np.asarray(found, bool)
+    T = len(found)
+    if T == 0: raise ValueError(f"{name}: zero-length driver (no frames)")
+    if not found.any(): raise ValueError(f"{name}: no face found in any of its {T} frames")
+    if found.all(): return dict(arrays)
+    good = np.flatnonzero(found); t = np.arange(T)
+    nearest = good[np.abs(t[:, None] - good[None, :]).argmin(1)]  # ties go to the earlier frame
+    out = {}
+    for k, a in arrays.items():
+        a = np.asarray(a)
+        if len(a) != T: raise ValueError(f"{name}: {k!r} has {len(a)} frames, expected {T}")
+        if k == "landmarks":
+            flat = a.reshape(T, -1).astype(np.float64)
+            filled = np.stack([np.interp(t, good, flat[good, j]) for j in range(flat.shape[1])], 1)
+            out[k] = filled.reshape(a.shape).astype(a.dtype)
+        else:
+            out[k] = a[nearest]
+    return out
+
+# %% ../nbs/12_long_video.ipynb #e040c505
+def center_square(img: np.ndarray,  # H x W x C (or H x W) image
+                  size: int | None = None  # resize the square to size x size (None: keep)
+                 ) -> np.ndarray:
+    "Crop the centred square of an image and optionally resize it (antialiased; nearest for integer label maps)."
+    h, w = img.shape[:2]; s = min(h, w)
+    y0, x0 = (h - s) // 2, (w - s) // 2
+    sq = img[y0:y0 + s, x0:x0 + s]
+    if size is None or s == size: return np.ascontiguousarray(sq)
+    t = torch.from_numpy(np.ascontiguousarray(sq))
+    if img.ndim == 2:
+        return torch.nn.functional.interpolate(t[None, None].float(), size=(size, size), mode="nearest-exact")[0, 0].to(t.dtype).numpy()
+    x = t.permute(2, 0, 1)[None].float()
+    y = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return y[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy() if img.dtype == np.uint8 else y[0].permute(1, 2, 0).numpy()
+
+def iter_frames(path: str | os.PathLike  # a video file or a folder of images (sorted by name)
+               ):
+    "Yield the frames of a video file or image folder as H x W x 3 uint8 RGB, one at a time; clear errors naming the path."
+    import imageio.v2 as iio
+    path = Path(path)
+    if not path.exists(): raise FileNotFoundError(f"{path}: no such file or folder")
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files: raise ValueError(f"{path}: zero-length driver (no {'/'.join(IMAGE_SUFFIXES)} frames in the folder)")
+        for p in files:
+            try: im = iio.imread(p)
+            except Exception as e: raise ValueError(f"{p}: unreadable image ({e})") from e
+            yield _rgb(im, p)
+        return
+    try: reader = iio.get_reader(path, format="FFMPEG" if path.suffix.lower() != ".gif" else None)
+    except Exception as e: raise ValueError(f"{path}: unreadable video ({type(e).__name__}: {str(e)[:200]})") from e
+    n = 0
+    try:
+        while True:
+            try: im = reader.get_next_data()
+            except (IndexError, StopIteration): break
+            except Exception as e:
+                if n == 0: raise ValueError(f"{path}: unreadable video ({type(e).__name__}: {str(e)[:200]})") from e
+                break  # a truncated file: keep the frames read so far
+            n += 1
+            yield _rgb(im, path)
+    finally: reader.close()
+    if n == 0: raise ValueError(f"{path}: zero-length driver (the video has no frames)")
+
+def _rgb(im, path) -> np.ndarray:
+    im = np.asarray(im)
+    if im.ndim == 2: im = np.stack([im] * 3, -1)
+    if im.ndim != 3 or im.shape[-1] not in (3, 4): raise ValueError(f"{path}: expected an RGB image, got shape {im.shape}")
+    if im.dtype != np.uint8: raise ValueError(f"{path}: expected 8-bit frames, got {im.dtype}")
+    return np.ascontiguousarray(im[..., :3])
+
+def video_fps(path: str | os.PathLike, default: float = 25.0) -> float:
+    "Frame rate of a video file (default for folders or when unknown)."
+    path = Path(path)
+    if path.is_dir(): return default
+    try:
+        import imageio.v2 as iio
+        with iio.get_reader(path, format="FFMPEG") as r: return float(r.get_meta_data().get("fps") or default)
+    except Exception: return default
+
+# %% ../nbs/12_long_video.ipynb #e6982484
+COND_KEYS = ("parsing", "landmarks", "rgb")
+
+def _resize_arrays(arrays: dict, size: int, name: str) -> dict:
+    "Bring precomputed `parsing` / `rgb` to size x size (centred square) and scale `landmarks` to match."
+    sizes = {k: tuple(np.asarray(arrays[k]).shape[1:3]) for k in ("parsing", "rgb") if k in arrays}
+    if len(set(sizes.values())) > 1:
+        raise ValueError(f"{name}: mismatched sizes between arrays: {sizes}")
+    out = dict(arrays)
+    (h, w), = set(sizes.values()) or {(size, size)}
+    s = min(h, w)
+    if "parsing" in out and (h, w) != (size, size):
+        out["parsing"] = np.stack([center_square(np.asarray(m, np.uint8), size) for m in out["parsing"]])
+    if "rgb" in out and (h, w) != (size, size):
+        out["rgb"] = np.stack([center_square(np.asarray(m), size) for m in out["rgb"]])
+    if "landmarks" in out:
+        lm = np.asarray(out["landmarks"], np.float32)
+        out["landmarks"] = (lm - np.array([(w - s) / 2, (h - s) / 2], np.float32)) * (size / s)
+    return out
+
+def _precomputed(driving, motion: str, size: int, name: str) -> dict:
+    arrays = {k: np.asarray(driving[k]) for k in COND_KEYS if k in driving}
+    if motion not in arrays:
+        raise ValueError(f"{name}: motion {motion!r} needs the array {motion!r}; got keys {sorted(driving)}")
+    lens = {k: len(a) for k, a in arrays.items()}
+    if len(set(lens.values())) > 1: raise ValueError(f"{name}: mismatched frame counts {lens}")
+    T = lens[motion]
+    if T == 0: raise ValueError(f"{name}: zero-length driver (no frames)")
+    if "parsing" in arrays and arrays["parsing"].ndim != 3: raise ValueError(f"{name}: parsing: expected T x H x W labels, got {arrays['parsing'].shape}")
+    if "landmarks" in arrays and arrays["landmarks"].shape[1:] != (68, 2): raise ValueError(f"{name}: landmarks: expected T x 68 x 2, got {arrays['landmarks'].shape}")
+    if "rgb" in arrays and (arrays["rgb"].ndim != 4 or arrays["rgb"].shape[-1] != 3 or arrays["rgb"].dtype != np.uint8):
+        raise ValueError(f"{name}: rgb: expected T x H x W x 3 uint8, got {arrays['rgb'].shape} {arrays['rgb'].dtype}")
+    found = np.ones(T, bool)
+    if "landmarks" in arrays: found &= np.isfinite(arrays["landmarks"]).all(axis=(1, 2))  # NaN rows mark lost faces
+    if "found" in driving: found &= np.asarray(driving["found"], bool)
+    arrays = _resize_arrays(arrays, size, name)
+    return _fill(arrays, found, motion, name)
+
+def load_driver(driving,                          # video file, frame folder, dataset clip .npz, or dict of arrays
+                size: int,                        # S, the model's image size
+                motion: str = "parsing",          # which condition to extract: "parsing", "landmarks" or "rgb"
+                parser="mediapipe",               # parser / landmark backend name (or a FaceParser / Landmarker instance)
+                keep_rgb: bool = True,            # also keep the S x S driver frames (side-by-side videos, rgb motion)
+                max_frames: int | None = None,    # stop after this many frames (None: all)
+                progress: bool = True,
+                name: str | None = None           # how errors name the driver (default: its path, or "driver")
+               ) -> dict:                         # motion arrays at size S, `rgb`, `skipped`, `num_frames`, `fps`, `name`
+    "Driving conditions at size S from any kind of driver; frames where no face is found are filled from neighbours and listed in `skipped`."
+    from vividportraits.parsing import NoFaceError, get_parser, get_landmarker
+    if motion not in COND_KEYS: raise ValueError(f"motion: unknown kind {motion!r}; expected one of {COND_KEYS}")
+    if isinstance(driving, (str, os.PathLike)):
+        path = Path(driving); name = name or str(path)
+        if path.suffix == ".npz" and path.is_file():
+            try:
+                with np.load(path) as z: arrays = {k: z[k] for k in z.files}
+            except Exception as e: raise ValueError(f"{name}: unreadable clip file ({e})") from e
+            out = _precomputed(arrays, motion, size, name)
+        else:
+            out = _analyse_frames(iter_frames(path), motion, size, parser, keep_rgb, max_frames, progress, name, NoFaceError,
+                                  get_parser, get_landmarker)
+        out["fps"] = video_fps(path) if not path.suffix == ".npz" else 25.0
+    elif isinstance(driving, dict):
+        name = name or "driver"
+        out = _precomputed(driving, motion, size, name); out["fps"] = float(driving.get("fps", 25.0))
+    else:
+        raise TypeError(f"driving: expected a path or a dict of arrays, got {type(driving).__name__}")
+    if max_frames is not None:
+        for k in COND_KEYS:
+            if k in out: out[k] = out[k][:max_frames]
+        out["skipped"] = [i for i in out["skipped"] if i < max_frames]; out["num_frames"] = min(out["num_frames"], max_frames)
+    if not keep_rgb and motion != "rgb": out.pop("rgb", None)
+    out["name"] = name
+    return out
+
+def _analyse_frames(frames, motion, size, parser, keep_rgb, max_frames, progress, name, NoFaceError, get_parser, get_landmarker):
+    "Stream frames: centred square, face analysis at native resolution, compact results at S."
+    analyse = None
+    if motion == "parsing":
+        if parser == "synth" or getattr(parser, "name", None) == "synth":
+            raise ValueError(f"{name}: the 'synth' parser passes known maps through; give SynthPortraits ground truth as "
+                             "a dataset clip (.npz) or a dict of arrays instead of a video")
+        p = get_parser(parser, static=False) if isinstance(parser, str) and parser == "mediapipe" else (
+            get_parser(parser) if isinstance(parser, str) else parser)
+        analyse = p.parse
+    elif motion == "landmarks":
+        if parser == "synth": raise ValueError(f"{name}: the 'synth' landmarker needs ground truth; pass a .npz clip or a dict")
+        lm = get_landmarker(parser, static=False) if parser == "mediapipe" else (
+            get_landmarker(parser) if isinstance(parser, str) else parser)
+        analyse = lm.detect
+    conds, rgbs, found = [], [], []
+    bar = tqdm(frames, desc=f"driver {Path(name).name}", unit="frame", disable=not progress, leave=False)
+    for i, frame in enumerate(bar):
+        if max_frames is not None and i >= max_frames: break
+        sq = center_square(frame)
+        s = sq.shape[0]
+        small = center_square(sq, size)
+        if keep_rgb or motion == "rgb": rgbs.append(small)
+        if analyse is None: found.append(True); continue
+        try:
+            r = analyse(sq); ok = True
+        except NoFaceError:
+            r, ok = None, False
+        found.append(ok)
+        if motion == "parsing":
+            conds.append(center_square(np.asarray(r, np.uint8), size) if ok else np.zeros((size, size), np.uint8))
+        else:
+            conds.append(np.asarray(r, np.float32) * (size / s) if ok else np.full((68, 2), np.nan, np.float32))
+    bar.close()
+    T = len(found)
+    if T == 0: raise ValueError(f"{name}: zero-length driver (no frames)")
+    arrays = {}
+    if rgbs: arrays["rgb"] = np.stack(rgbs)
+    if motion != "rgb": arrays[motion] = np.stack(conds)
+    return _fill(arrays, np.asarray(found), motion, name)
+
+def _fill(arrays, found, motion, name):
+    "fill_missing on the condition arrays only (the driver's own frames stay as they are for side-by-side videos)."
+    cond = {k: v for k, v in arrays.items() if k != "rgb" or motion == "rgb"}
+    out = {**arrays, **fill_missing(cond, found, name)}
+    return dict(out, skipped=np.flatnonzero(~found).tolist(), num_frames=len(found))
