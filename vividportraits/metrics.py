@@ -26,11 +26,13 @@ from .core import (cache_dir, fetch_asset, from_pm1, get_device, img_to_tensor, 
                                  seed_everything, tensor_to_img, to_pm1, atomic_write)
 
 # %% auto #0
-__all__ = ['RANGE_TOL', 'LPIPS_ASSETS', 'ARCFACE_TEMPLATE_112', 'EXPRESSION_FEATURES', 'as_frames', 'as_pair', 'psnr', 'ssim',
-           'load_numpy_pickle', 'load_lpips', 'lpips_distance', 'frame_change_error', 'temporal_consistency',
-           'NoFaceError', 'face_recognition_models_dir', 'DlibIdentity', 'dlib_identity', 'cosine', 'ArcFaceIdentity',
-           'expression_shape_points', 'normalize_landmarks', 'expression_features', 'procrustes_residual',
-           'MediaPipeLandmarks', 'FanLandmarks', 'LandmarkExpression', 'landmark_expression']
+__all__ = ['RANGE_TOL', 'LPIPS_ASSETS', 'ARCFACE_TEMPLATE_112', 'EXPRESSION_FEATURES', 'EVALUATOR_NAME', 'SHIPPED_WEIGHTS_DIR',
+           'as_frames', 'as_pair', 'psnr', 'ssim', 'load_numpy_pickle', 'load_lpips', 'lpips_distance',
+           'frame_change_error', 'temporal_consistency', 'NoFaceError', 'face_recognition_models_dir', 'DlibIdentity',
+           'dlib_identity', 'cosine', 'ArcFaceIdentity', 'expression_shape_points', 'normalize_landmarks',
+           'expression_features', 'procrustes_residual', 'MediaPipeLandmarks', 'FanLandmarks', 'LandmarkExpression',
+           'landmark_expression', 'SynthEvaluatorNet', 'r2_per_factor', 'train_synth_evaluators',
+           'save_synth_evaluator', 'find_synth_evaluator', 'SynthEvaluator', 'load_synth_evaluator']
 
 # %% ../nbs/10_metrics.ipynb #fa8bf160
 RANGE_TOL = 1e-4
@@ -447,3 +449,212 @@ class LandmarkExpression:
 def landmark_expression(landmarker: str = "mediapipe") -> LandmarkExpression:
     "A cached `LandmarkExpression`."
     return LandmarkExpression(landmarker)
+
+# %% ../nbs/10_metrics.ipynb #8784476a
+class SynthEvaluatorNet(nn.Module):
+    "Small CNN reading identity parameters, expression parameters and a unit identity embedding from a 64x64 render."
+    def __init__(self, n_identity: int,                 # identity factors
+                 n_expression: int,                     # expression factors
+                 n_classes: int = 0,                    # training identities (NormFace prototypes; 0 at inference)
+                 emb_dim: int = 64,                     # identity-embedding size
+                 widths: Sequence[int] = (24, 48, 64, 96),  # channels of the four stride-2 stages
+                 size: int = 64,                        # input size (inputs are resized to it)
+                 hidden: int = 128):
+        super().__init__()
+        self.size = size
+        layers, c = [], 3
+        for w in widths:
+            layers += [nn.Conv2d(c, w, 3, 2, 1), nn.GroupNorm(8, w), nn.SiLU(), nn.Conv2d(w, w, 3, 1, 1), nn.GroupNorm(8, w), nn.SiLU()]
+            c = w
+        s = size // 2 ** len(widths)
+        self.trunk = nn.Sequential(*layers, nn.Flatten(), nn.Linear(c * s * s, hidden), nn.SiLU())
+        self.identity, self.expression, self.embedding = nn.Linear(hidden, n_identity), nn.Linear(hidden, n_expression), nn.Linear(hidden, emb_dim)
+        self.prototypes = nn.Parameter(torch.randn(n_classes, emb_dim) * 0.1) if n_classes else None
+
+    def forward(self, x: torch.Tensor  # B x 3 x H x W float in [0, 1] (any size; resized to `size`)
+               ) -> dict:              # identity B x P_id, expression B x P_ex (standardised), embedding B x D (unit)
+        if x.shape[-2:] != (self.size, self.size):
+            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True, align_corners=False)
+        h = self.trunk(to_pm1(x))
+        return {"identity": self.identity(h), "expression": self.expression(h),
+                "embedding": F.normalize(self.embedding(h), dim=-1)}
+
+# %% ../nbs/10_metrics.ipynb #dd7ab4c5
+def r2_per_factor(pred: np.ndarray, true: np.ndarray) -> np.ndarray:  # K
+    "Coefficient of determination $1 - SS_{res}/SS_{tot}$ per column of N x K arrays."
+    pred, true = np.asarray(pred, np.float64), np.asarray(true, np.float64)
+    ss_res = ((pred - true) ** 2).sum(0); ss_tot = ((true - true.mean(0)) ** 2).sum(0)
+    return 1 - ss_res / np.maximum(ss_tot, 1e-12)
+
+def _check_training_arrays(images, identity_params, expression_params, identity_ids):
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
+        raise ValueError(f"images: expected N x H x W x 3 uint8, got {images.shape} {images.dtype}")
+    n = len(images)
+    ip, ep, ids = (np.asarray(identity_params, np.float32), np.asarray(expression_params, np.float32), np.asarray(identity_ids))
+    for name, a in (("identity_params", ip), ("expression_params", ep)):
+        if a.ndim != 2 or len(a) != n: raise ValueError(f"{name}: expected {n} x K, got {a.shape}")
+    if ids.shape != (n,): raise ValueError(f"identity_ids: expected {n} labels, got {ids.shape}")
+    return images, ip, ep, ids
+
+def train_synth_evaluators(images: np.ndarray,             # N x H x W x 3 uint8 renders
+                           identity_params: np.ndarray,    # N x P_id identity parameters of each render
+                           expression_params: np.ndarray,  # N x P_ex expression parameters of each render
+                           identity_ids: np.ndarray,       # N identity labels (which identity rendered the frame)
+                           identity_factors: Sequence[str] | None = None,    # names of the P_id factors
+                           expression_factors: Sequence[str] | None = None,  # names of the P_ex factors
+                           holdout_frac: float = 0.2,      # fraction of identities held out for R^2
+                           steps: int = 3000,              # optimiser steps
+                           batch_size: int = 64,
+                           lr: float = 2e-3,
+                           seed: int = 0,
+                           device: str | None = None,
+                           renderer_version: str | None = None,  # stored in the config
+                           size: int = 64,                 # evaluator input size
+                           progress: bool = True):
+    "Train `SynthEvaluatorNet` on arrays; returns (model, config) with held-out-identity R^2 per factor in the config."
+    images, ip, ep, ids = _check_training_arrays(images, identity_params, expression_params, identity_ids)
+    rng = seed_everything(seed); dev = get_device(device)
+    uids = np.array(sorted(set(ids.tolist()), key=str)); rng.shuffle(uids)
+    n_hold = max(1, int(round(len(uids) * holdout_frac)))
+    if len(uids) - n_hold < 2: raise ValueError(f"identity_ids: need at least 3 identities to hold some out, got {len(uids)}")
+    held = set(uids[:n_hold].tolist()); te = np.array([i in held for i in ids.tolist()]); tr = ~te
+    cls = {u: k for k, u in enumerate(sorted({i for i in ids[tr].tolist()}, key=str))}
+    y_cls = np.array([cls.get(i, -1) for i in ids.tolist()])
+    im_mean, im_std = ip[tr].mean(0), ip[tr].std(0) + 1e-6
+    em_mean, em_std = ep[tr].mean(0), ep[tr].std(0) + 1e-6
+    zi, ze = (ip - im_mean) / im_std, (ep - em_mean) / em_std
+    x = torch.from_numpy(images).permute(0, 3, 1, 2)  # uint8 on CPU; batches are converted on the fly
+    if images.shape[1] != size or images.shape[2] != size:
+        x = torch.cat([(F.interpolate(x[i:i + 256].float() / 255, size=(size, size), mode="bilinear", antialias=True,
+                                      align_corners=False) * 255).round().byte() for i in range(0, len(x), 256)])
+    model = SynthEvaluatorNet(ip.shape[1], ep.shape[1], n_classes=len(cls), size=size).to(dev)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
+    tr_idx = np.flatnonzero(tr); g = torch.Generator().manual_seed(seed)
+    zi_t, ze_t, yc_t = torch.from_numpy(zi), torch.from_numpy(ze), torch.from_numpy(y_cls)
+    model.train()
+    for step in tqdm(range(steps), disable=not progress, desc="evaluators"):
+        b = torch.from_numpy(tr_idx[rng.integers(0, len(tr_idx), batch_size)])
+        xb = x[b].to(dev).float() / 255
+        if torch.rand((), generator=g) < 0.5:  # colour jitter: brightness/contrast, so the heads read geometry
+            xb = ((xb - 0.5) * (1 + 0.2 * (torch.rand(len(xb), 1, 1, 1, generator=g).to(dev) - 0.5)) + 0.5
+                  + 0.1 * (torch.rand(len(xb), 1, 1, 1, generator=g).to(dev) - 0.5)).clamp(0, 1)
+        o = model(xb)
+        logits = 16.0 * o["embedding"] @ F.normalize(model.prototypes, dim=-1).T
+        loss = (F.mse_loss(o["identity"], zi_t[b].to(dev)) + F.mse_loss(o["expression"], ze_t[b].to(dev))
+                + 0.5 * F.cross_entropy(logits, yc_t[b].to(dev)))
+        opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
+    model.eval()
+    prototypes = model.prototypes; model.prototypes = None  # not needed at inference
+    pi, pe = _predict_raw(model, x[torch.from_numpy(np.flatnonzero(te))], dev)
+    # chance level of the expression agreement: mean |difference| of two random training frames (standardised)
+    pairs = rng.integers(0, int(tr.sum()), (2, 20000))
+    chance = np.abs(ze[tr][pairs[0]] - ze[tr][pairs[1]]).mean(0)
+    idf = list(identity_factors or [f"id_{k}" for k in range(ip.shape[1])])
+    exf = list(expression_factors or [f"ex_{k}" for k in range(ep.shape[1])])
+    config = {
+        "format": "vividportraits-synth-evaluator", "version": 1,
+        "architecture": {"class": "SynthEvaluatorNet", "n_identity": ip.shape[1], "n_expression": ep.shape[1],
+                         "emb_dim": model.embedding.out_features, "widths": [m.out_channels for m in model.trunk if isinstance(m, nn.Conv2d)][::2],
+                         "size": size, "hidden": model.identity.in_features},
+        "identity_factors": idf, "expression_factors": exf,
+        "identity_mean": im_mean.tolist(), "identity_std": im_std.tolist(),
+        "expression_mean": em_mean.tolist(), "expression_std": em_std.tolist(),
+        "expression_chance_l1": chance.tolist(),
+        "renderer_version": renderer_version, "seed": seed, "steps": steps, "batch_size": batch_size, "lr": lr,
+        "n_train_frames": int(tr.sum()), "n_heldout_frames": int(te.sum()),
+        "n_train_identities": len(cls), "heldout_identities": sorted(str(u) for u in held),
+        "heldout_r2": {"identity": dict(zip(idf, r2_per_factor(pi, zi[te]).round(4).tolist())),
+                       "expression": dict(zip(exf, r2_per_factor(pe, ze[te]).round(4).tolist()))},
+    }
+    return model, config
+
+def _predict_raw(model, x_uint8: torch.Tensor, device, batch_size: int = 256):
+    "Standardised identity and expression predictions (numpy) for N x 3 x H x W uint8 images."
+    pi, pe = [], []
+    with torch.no_grad():
+        for i in range(0, len(x_uint8), batch_size):
+            o = model(x_uint8[i:i + batch_size].to(device).float() / 255)
+            pi.append(o["identity"].cpu().numpy()); pe.append(o["expression"].cpu().numpy())
+    return np.concatenate(pi), np.concatenate(pe)
+
+# %% ../nbs/10_metrics.ipynb #677ffa5a
+EVALUATOR_NAME = "synth_evaluator"
+SHIPPED_WEIGHTS_DIR = Path(__file__).parent/"weights" if "__file__" in globals() else Path("../vividportraits/weights")
+"Folder inside the package holding the shipped evaluator (next to this module)."
+
+def save_synth_evaluator(model: SynthEvaluatorNet, config: Mapping,
+                         folder: str | os.PathLike | None = None  # default: core.cache_dir()/evaluators
+                        ) -> Path:  # the .safetensors path
+    "Write the evaluator's weights (safetensors) and config (JSON) atomically."
+    from safetensors.torch import save
+    folder = Path(folder) if folder is not None else cache_dir()/"evaluators"
+    sd = {k: v.detach().cpu().float().contiguous() for k, v in model.state_dict().items() if k != "prototypes"}
+    path = folder/f"{EVALUATOR_NAME}.safetensors"
+    with atomic_write(path) as f: f.write(save(sd, metadata={"format": "vividportraits-synth-evaluator"}))
+    save_json(dict(config), folder/f"{EVALUATOR_NAME}.json")
+    return path
+
+def find_synth_evaluator() -> Path | None:
+    "The evaluator to use: the cache's (`core.cache_dir()/evaluators`) if present, else the package's shipped copy, else None."
+    for d in (cache_dir()/"evaluators", SHIPPED_WEIGHTS_DIR):
+        if (d/f"{EVALUATOR_NAME}.safetensors").is_file() and (d/f"{EVALUATOR_NAME}.json").is_file():
+            return d/f"{EVALUATOR_NAME}.safetensors"
+    return None
+
+class SynthEvaluator:
+    "Inference wrapper: identity embeddings and expression predictions of frames, and the two similarities."
+    name = "synth"
+    comparable_to = "other `synth` numbers from an evaluator trained on the same renderer version"
+    def __init__(self, model: SynthEvaluatorNet, config: Mapping, device: str | torch.device | None = None):
+        self.device = get_device(device) if device is not None else torch.device("cpu")
+        self.model, self.config = model.eval().requires_grad_(False).to(self.device), dict(config)
+        self.chance = np.asarray(config["expression_chance_l1"], np.float64)
+
+    @torch.no_grad()
+    def predict(self, frames, name: str = "frames", batch_size: int = 256) -> dict:
+        "embedding N x D (unit), expression N x P_ex (standardised), identity N x P_id (parameter units)."
+        x = as_frames(frames, name); out = {"embedding": [], "expression": [], "identity": []}
+        for i in range(0, len(x), batch_size):
+            o = self.model(x[i:i + batch_size].to(self.device))
+            for k in out: out[k].append(o[k].float().cpu().numpy())
+        out = {k: np.concatenate(v).astype(np.float64) for k, v in out.items()}
+        out["identity"] = out["identity"] * np.asarray(self.config["identity_std"]) + np.asarray(self.config["identity_mean"])
+        return out
+
+    def identity_similarity(self, source, pred) -> np.ndarray:  # per pred frame, cosine in [-1, 1]
+        "cos(normalised mean source embedding, embedding of each pred frame)."
+        es = self.predict(source, "source")["embedding"].mean(0)
+        return cosine(self.predict(pred, "pred")["embedding"], es[None])
+
+    def expression_similarity(self, driver, pred) -> np.ndarray:  # per frame; 1 same, 0 chance
+        "1 - mean_k |ex_k(driver_t) - ex_k(pred_t)| / c_k, with c_k the chance-level difference of factor k."
+        a, b = self.predict(driver, "driver")["expression"], self.predict(pred, "pred")["expression"]
+        if len(a) != len(b): raise ValueError(f"driver and pred: {len(a)} vs {len(b)} frames")
+        return 1 - (np.abs(a - b) / self.chance).mean(-1)
+
+def load_synth_evaluator(path: str | os.PathLike | None = None,  # .safetensors (its .json beside it); None: find_synth_evaluator()
+                         device: str | torch.device | None = None,
+                         renderer_version: str | None = None     # warn if the evaluator was trained on another version
+                        ) -> SynthEvaluator:
+    "Load a trained synth evaluator (cached per path and device)."
+    path = Path(path) if path is not None else find_synth_evaluator()
+    if path is None:
+        raise FileNotFoundError(f"no synth evaluator in {cache_dir()/'evaluators'} or {SHIPPED_WEIGHTS_DIR}; "
+                                "train one with train_synth_evaluators + save_synth_evaluator (CLI: vividportraits train-evaluators)")
+    ev = _load_synth_evaluator(str(path), str(get_device(device) if device is not None else "cpu"))
+    if renderer_version is not None and ev.config.get("renderer_version") != renderer_version:
+        warnings.warn(f"synth evaluator {path} was trained on renderer {ev.config.get('renderer_version')!r}, "
+                      f"frames come from {renderer_version!r}: retrain it (vividportraits train-evaluators)")
+    return ev
+
+@functools.lru_cache(maxsize=4)
+def _load_synth_evaluator(path: str, device: str) -> SynthEvaluator:
+    from safetensors.torch import load_file
+    p = _need_file(path, "synth evaluator weights")
+    cfg = load_json(p.with_suffix(".json"))
+    a = cfg["architecture"]
+    model = SynthEvaluatorNet(a["n_identity"], a["n_expression"], emb_dim=a["emb_dim"], widths=a["widths"], size=a["size"], hidden=a["hidden"])
+    model.load_state_dict(load_file(str(p)))
+    return SynthEvaluator(model, cfg, device)
