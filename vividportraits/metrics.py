@@ -27,12 +27,14 @@ from .core import (cache_dir, fetch_asset, from_pm1, get_device, img_to_tensor, 
 
 # %% auto #0
 __all__ = ['RANGE_TOL', 'LPIPS_ASSETS', 'ARCFACE_TEMPLATE_112', 'EXPRESSION_FEATURES', 'EVALUATOR_NAME', 'SHIPPED_WEIGHTS_DIR',
-           'as_frames', 'as_pair', 'psnr', 'ssim', 'load_numpy_pickle', 'load_lpips', 'lpips_distance',
-           'frame_change_error', 'temporal_consistency', 'NoFaceError', 'face_recognition_models_dir', 'DlibIdentity',
-           'dlib_identity', 'cosine', 'ArcFaceIdentity', 'expression_shape_points', 'normalize_landmarks',
-           'expression_features', 'procrustes_residual', 'MediaPipeLandmarks', 'FanLandmarks', 'LandmarkExpression',
-           'landmark_expression', 'SynthEvaluatorNet', 'r2_per_factor', 'train_synth_evaluators',
-           'save_synth_evaluator', 'find_synth_evaluator', 'SynthEvaluator', 'load_synth_evaluator']
+           'SUMMARY_METRICS', 'VIDEO_EXTS', 'IMAGE_EXTS', 'as_frames', 'as_pair', 'psnr', 'ssim', 'load_numpy_pickle',
+           'load_lpips', 'lpips_distance', 'frame_change_error', 'temporal_consistency', 'NoFaceError',
+           'face_recognition_models_dir', 'DlibIdentity', 'dlib_identity', 'cosine', 'ArcFaceIdentity',
+           'expression_shape_points', 'normalize_landmarks', 'expression_features', 'procrustes_residual',
+           'MediaPipeLandmarks', 'FanLandmarks', 'LandmarkExpression', 'landmark_expression', 'SynthEvaluatorNet',
+           'r2_per_factor', 'train_synth_evaluators', 'save_synth_evaluator', 'find_synth_evaluator', 'SynthEvaluator',
+           'load_synth_evaluator', 'evaluate', 'protocol_table', 'mean_ci95', 'summarize', 'read_frames',
+           'evaluate_videos']
 
 # %% ../nbs/10_metrics.ipynb #fa8bf160
 RANGE_TOL = 1e-4
@@ -658,3 +660,156 @@ def _load_synth_evaluator(path: str, device: str) -> SynthEvaluator:
     model = SynthEvaluatorNet(a["n_identity"], a["n_expression"], emb_dim=a["emb_dim"], widths=a["widths"], size=a["size"], hidden=a["hidden"])
     model.load_state_dict(load_file(str(p)))
     return SynthEvaluator(model, cfg, device)
+
+# %% ../nbs/10_metrics.ipynb #e7102ffc
+def _nanmean(v) -> float:
+    v = np.asarray(v, np.float64)
+    return float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
+
+def evaluate(pred,                     # T x 3 x H x W float in [0, 1] (or T x H x W x 3 uint8): the output clip
+             target=None,              # ground-truth frames, same shape as pred (self-reenactment / synth cross)
+             source=None,              # S x 3 x h x w reference frame(s) of the identity (any size)
+             driver=None,              # T x 3 x h x w driving frames (any size)
+             backend: str = "synth",   # "synth" (SynthPortraits evaluators) or "real" (dlib + MediaPipe)
+             boundaries: Sequence[int] = (),  # first frames of new generation windows (temporal seams)
+             lpips_net: str = "alex",
+             evaluator: SynthEvaluator | None = None,    # synth backend: default load_synth_evaluator()
+             arcface_model: str | os.PathLike | None = None,  # real backend: use ArcFace (this ONNX) instead of dlib
+             landmarker: str = "mediapipe"              # real backend expression landmarks: "mediapipe" or "fan"
+            ) -> dict:
+    "All metrics the inputs allow for one clip (means over frames), plus which backends produced them."
+    if backend not in ("synth", "real"): raise ValueError(f"backend: expected 'synth' or 'real', got {backend!r}")
+    p = as_frames(pred, "pred"); out: dict = {"frames": len(p)}
+    if target is not None:
+        p, t = as_pair(p, target)
+        out.update(psnr=float(psnr(p, t).mean()),  # inf when every frame is identical
+                   ssim=float(ssim(p, t).mean()), lpips=float(lpips_distance(p, t, lpips_net).mean()))
+        if len(p) >= 2:
+            tc = temporal_consistency(p, t, boundaries)
+            out.update(temporal_err=tc["temporal_err"], seam=tc["temporal_err_boundary"], seam_ratio=tc["seam_ratio"])
+    elif len(p) >= 2:
+        out["temporal_change"] = temporal_consistency(p, None, boundaries)["temporal_change"]
+    if source is None and driver is None: return out
+    if backend == "synth":
+        ev = evaluator or load_synth_evaluator(device=p.device)
+        out["id_backend"] = out["expr_backend"] = "synth"
+        if source is not None: out["id_sim"] = _nanmean(ev.identity_similarity(source, p))
+        if driver is not None:
+            d = as_frames(driver, "driver")
+            if len(d) != len(p): raise ValueError(f"driver and pred: {len(d)} vs {len(p)} frames")
+            out["expr_sim"] = _nanmean(ev.expression_similarity(d, p))
+            out["id_sim_driver"] = _nanmean(ev.identity_similarity(d, p))
+        return out
+    ident = ArcFaceIdentity(arcface_model) if arcface_model is not None else dlib_identity()
+    out["id_backend"] = ident.name
+    if source is not None or driver is not None:
+        ep = ident(p, "pred")
+        for key, ref, name in (("id_sim", source, "source"), ("id_sim_driver", driver, "driver")):
+            if ref is None: continue
+            er = ident(ref, name)
+            er = er[np.isfinite(er).all(1)]
+            sims = cosine(ep, er.mean(0)[None]) if len(er) else np.full(len(ep), np.nan)
+            out[key] = _nanmean(sims)
+        out["id_face_frac"] = float(np.isfinite(ep).all(1).mean())
+    if driver is not None:
+        lex = landmark_expression(landmarker)
+        r = lex.compare(driver, p)
+        out.update(expr_backend=lex.name, expr_dist=_nanmean(r["expr_dist"]), expr_procrustes=_nanmean(r["expr_procrustes"]),
+                   expr_face_frac=float(np.isfinite(r["expr_dist"]).mean()))
+    return out
+
+# %% ../nbs/10_metrics.ipynb #c9f91f59
+def protocol_table(clips,                     # iterable of dicts: kind ("self"/"cross"), pred, and target/source/driver/boundaries/clip_id as available
+                   backend: str = "synth",
+                   progress: bool = True,
+                   **kwargs                   # passed on to `evaluate`
+                  ):
+    "One pandas row per clip: clip_id, kind and `evaluate`'s metrics."
+    import pandas as pd
+    rows = []
+    for i, c in enumerate(tqdm(list(clips), disable=not progress, desc="evaluate")):
+        kind = c.get("kind")
+        if kind not in ("self", "cross"): raise ValueError(f"clips[{i}].kind: expected 'self' or 'cross', got {kind!r}")
+        if kind == "self" and c.get("target") is None:
+            raise ValueError(f"clips[{i}]: self-reenactment needs its ground truth `target` (the driver clip)")
+        r = evaluate(c["pred"], c.get("target"), c.get("source"), c.get("driver"), backend=backend,
+                     boundaries=c.get("boundaries", ()), **kwargs)
+        rows.append({"clip_id": c.get("clip_id", str(i)), "kind": kind, **r})
+    return pd.DataFrame(rows)
+
+def mean_ci95(x) -> tuple[float, float, int, int]:
+    "Mean, 95% Student-t half-width, number of finite values used and number excluded (NaN/inf)."
+    v = np.asarray(x, np.float64); ok = np.isfinite(v); v = v[ok]
+    if len(v) == 0: return float("nan"), float("nan"), 0, int((~ok).sum())
+    if len(v) == 1: return float(v[0]), float("nan"), 1, int((~ok).sum())
+    from scipy import stats
+    return float(v.mean()), float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))), len(v), int((~ok).sum())
+
+SUMMARY_METRICS = ("id_sim", "expr_sim", "expr_dist", "expr_procrustes", "ssim", "psnr", "lpips", "id_sim_driver",
+                   "temporal_err", "seam", "seam_ratio")
+"Metric columns `summarize` reports when present, in the paper's order first."
+
+def summarize(df,                         # protocol_table output
+              by: str = "kind",           # grouping column
+              metrics: Sequence[str] = SUMMARY_METRICS):
+    "Mean +- 95% CI over clips per group and metric: columns mean, ci95, n, n_excluded, text (a pandas DataFrame)."
+    import pandas as pd
+    if len(df) == 0: raise ValueError("df: no rows to summarise")
+    rows = []
+    for g, sub in df.groupby(by, sort=False):
+        for m in metrics:
+            if m not in sub: continue
+            mu, ci, n, nx = mean_ci95(pd.to_numeric(sub[m], errors="coerce").values)
+            rows.append({by: g, "metric": m, "mean": mu, "ci95": ci, "n": n, "n_excluded": nx,
+                         "text": "n/a" if not np.isfinite(mu) else f"{mu:.4g}" + (f" ± {ci:.2g}" if np.isfinite(ci) else "")})
+    return pd.DataFrame(rows).set_index([by, "metric"])
+
+# %% ../nbs/10_metrics.ipynb #460f52b4
+VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".gif", ".webm")
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+
+def read_frames(path: str | os.PathLike  # video file, image folder, single image, or .npz/.npy with rgb frames
+               ) -> np.ndarray:          # T x H x W x 3 uint8
+    "Read frames from a video, an image folder, an image, or an .npz (`rgb`) / .npy array."
+    import imageio.v2 as iio
+    path = Path(path)
+    if not path.exists(): raise FileNotFoundError(f"{path}: no such file or folder")
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTS)
+        if not files: raise ValueError(f"{path}: folder holds no {IMAGE_EXTS} images")
+        frames = np.stack([np.asarray(iio.imread(p))[..., :3] for p in files])
+    elif path.suffix.lower() == ".npz":
+        with np.load(path) as z:
+            if "rgb" not in z: raise ValueError(f"{path}: expected an 'rgb' array, found {list(z.keys())}")
+            frames = z["rgb"]
+    elif path.suffix.lower() == ".npy": frames = np.load(path)
+    elif path.suffix.lower() in VIDEO_EXTS:
+        with iio.get_reader(path) as r: frames = np.stack([np.asarray(f)[..., :3] for f in r])
+    elif path.suffix.lower() in IMAGE_EXTS: frames = np.asarray(iio.imread(path))[None, ..., :3]
+    else: raise ValueError(f"{path}: unknown kind of file; expected a folder, {VIDEO_EXTS}, {IMAGE_EXTS}, .npz or .npy")
+    if frames.ndim == 3: frames = np.repeat(frames[..., None], 3, axis=-1)  # grey
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
+        raise ValueError(f"{path}: expected T x H x W x 3 uint8 frames (T >= 1), got {frames.shape} {frames.dtype}")
+    return frames
+
+def evaluate_videos(pred: str | os.PathLike,               # the output video / folder / .npz
+                    target: str | os.PathLike | None = None,  # ground truth, same frame count and size
+                    source: str | os.PathLike | None = None,  # reference image (or frames) of the identity
+                    driver: str | os.PathLike | None = None,  # driving video
+                    backend: str = "real",                 # "real" for real faces, "synth" for SynthPortraits output
+                    boundaries: Sequence[int] = (),        # window-start frame indices (temporal seams)
+                    out: str | os.PathLike | None = None,  # write the result here as JSON
+                    max_frames: int | None = None,         # evaluate only the first frames (None: all)
+                    **kwargs                               # passed on to `evaluate` (lpips_net, arcface_model, landmarker, evaluator)
+                   ) -> dict:
+    "Evaluate files: read them with `read_frames`, run `evaluate`, return (and optionally save) the metrics."
+    frames = {k: (read_frames(v)[:max_frames] if v is not None else None)
+              for k, v in dict(pred=pred, target=target, source=source, driver=driver).items()}
+    if target is not None and len(frames["target"]) != len(frames["pred"]):
+        raise ValueError(f"pred and target: {len(frames['pred'])} vs {len(frames['target'])} frames")
+    res = evaluate(frames["pred"], frames["target"], frames["source"], frames["driver"], backend=backend,
+                   boundaries=boundaries, **kwargs)
+    res = {**res, "inputs": {k: (str(v) if v is not None else None) for k, v in dict(pred=pred, target=target, source=source, driver=driver).items()},
+           "backend": backend}
+    if out is not None: save_json(res, out)
+    return res
