@@ -25,8 +25,10 @@ from .core import load_json, save_json, cache_dir
 # %% auto #0
 __all__ = ['BASELINE_SCALE_RANGE', 'MOTION_KINDS', 'LONG_VIDEO_STRATEGIES', 'BASELINE', 'EXPERIMENT_PRESETS', 'GRIDS',
            'METRIC_COLUMNS', 'HIGHER_IS_BETTER', 'parse_scale_range', 'parse_bool', 'parse_choice', 'variant_name',
-           'variant_dir_name', 'ExperimentPreset', 'RunConfig', 'paper_grid', 'default_template', 'file_lock',
-           'grid_jobs', 'run_grid', 'collect_results', 'mean_ci', 'summary_table', 'long_metrics', 'markdown_table']
+           'variant_dir_name', 'ExperimentPreset', 'RunConfig', 'paper_grid', 'prepare_data', 'train_variant',
+           'evaluate_variant', 'side_by_side', 'show_data', 'show_training', 'show_samples', 'write_run',
+           'run_experiment', 'default_template', 'file_lock', 'grid_jobs', 'run_grid', 'collect_results', 'mean_ci',
+           'summary_table', 'long_metrics', 'markdown_table']
 
 # %% ../nbs/13_experiment.ipynb #3a089db1
 BASELINE_SCALE_RANGE = (0.8, 1.2)
@@ -216,6 +218,160 @@ def paper_grid() -> dict[str, dict]:
 
 GRIDS = {"paper": paper_grid}
 "Grids by name."
+
+# %% ../nbs/13_experiment.ipynb #b00fff8d
+def prepare_data(cfg: RunConfig, progress: bool = True) -> Path:
+    "The dataset folder of a run: `cfg.data`, or SynthPortraits for the preset, generated once and cached (data seed 0)."
+    if cfg.data != "synth": return Path(cfg.data)
+    from vividportraits import synth
+    e = cfg.experiment
+    spec = dict(identities=e.identities, clips_per_identity=e.clips_per_identity, frames=max(e.frames, e.eval_frames),
+                size=e.image_size, test_fraction=e.test_fraction, n_cross=e.eval_cross, seed=0)
+    key = hashlib.sha1(json.dumps({**spec, "renderer": getattr(synth, "RENDERER_VERSION", None)},
+                                  sort_keys=True).encode()).hexdigest()[:10]
+    root = cache_dir()/"data"/f"synth-{cfg.preset}-{key}"
+    with file_lock(root.parent/f".{root.name}.lock"):
+        synth.generate_dataset(root, progress=progress, **spec)
+    return root
+
+def train_variant(cfg: RunConfig, data_root: str | os.PathLike, progress: bool = True) -> Path:
+    "Train the run's model (or reuse a finished checkpoint with the same training settings); returns the final checkpoint."
+    from vividportraits.train import TrainConfig, train
+    e = cfg.experiment
+    out = Path(cfg.ckpt_cache or cfg.run_dir)/f"train-{cfg.train_key()}"
+    tc = TrainConfig(preset=e.model, data=str(data_root), out=str(out), steps=e.train_steps, batch_size=e.batch_size,
+                     lr=e.lr, motion=cfg.motion, scale_range=cfg.scale_range, drop_skin=cfg.drop_skin, fgbg=cfg.fgbg,
+                     seed=cfg.seed, max_minutes=e.max_minutes, sample_every=0, ckpt_every=max(50, e.train_steps // 4),
+                     sample_steps=e.sample_steps, progress=progress, tensorboard=False)
+    with file_lock(out.parent/f".{out.name}.lock"):
+        return Path(train(tc))
+
+def _eval_pairs(data_root: Path, e: ExperimentPreset) -> list[dict]:
+    from vividportraits.dataset import pairs
+    ps = pairs(data_root)
+    sel = [p for p in ps if p["kind"] == "self"][:e.eval_self] + [p for p in ps if p["kind"] == "cross"][:e.eval_cross]
+    if not sel: raise ValueError(f"data: {data_root} lists no evaluation pairs (manifest 'pairs')")
+    return sel
+
+def evaluate_variant(cfg: RunConfig, ckpt: str | os.PathLike, data_root: str | os.PathLike,
+                     progress: bool = True) -> dict:
+    "Animate every evaluation pair with the run's model and strategy and score it; returns clips, summary, samples."
+    import pandas as pd
+    import torch
+    from vividportraits.core import get_device, img_to_tensor
+    from vividportraits.dataset import read_clip
+    from vividportraits.train import load_checkpoint
+    from vividportraits import long_video as lv, metrics as M
+    e = cfg.experiment; data_root = Path(data_root)
+    device = get_device()
+    model, tc = load_checkpoint(ckpt)
+    model = model.to(device).eval()
+    synth_data = cfg.data == "synth"
+    backend = "synth" if synth_data else "real"
+    evaluator = M.load_synth_evaluator(device=device) if synth_data else None
+    rows, samples = [], []
+    for i, p in enumerate(_eval_pairs(data_root, e)):
+        src, drv = read_clip(data_root, p["source"]), read_clip(data_root, p["driver"])
+        tgt = read_clip(data_root, p["target"]) if p.get("target") else (drv if p["kind"] == "self" else None)
+        T = min(e.eval_frames, len(drv["rgb"]))
+        driving = {k: drv[k][:T] for k in ("rgb", "parsing", "landmarks", "mask") if k in drv}
+        report = {}
+        pred = lv.animate(model, {"rgb": src["rgb"][0], "mask": src["mask"][0]}, driving, strategy=cfg.long_video,
+                          window=e.window, overlap=e.overlap, steps=e.sample_steps, guidance=e.guidance,
+                          parser="synth", segmenter="synth", prediction_type=tc.prediction_type,
+                          seed=cfg.seed + i, progress=False, report=report)
+        windows = lv.get_context_scheduler(cfg.long_video)(T, min(e.window, T), min(e.overlap, max(0, T - 1)), 0)
+        bounds = [b for b in lv.window_boundaries(windows, T) if 1 <= b < T]
+        m = M.evaluate(pred, target=None if tgt is None else tgt["rgb"][:T], source=src["rgb"][:1],
+                       driver=drv["rgb"][:T], backend=backend, boundaries=bounds, evaluator=evaluator)
+        rows.append({"clip": i, "kind": p["kind"], "source": p["source"], "driver": p["driver"], **m})
+        if len(samples) < 4:
+            samples.append({"kind": p["kind"], "source": src["rgb"][0], "driver": drv["rgb"][:T], "pred": pred,
+                            "target": None if tgt is None else tgt["rgb"][:T]})
+    clips = pd.DataFrame(rows)
+    summary = {}
+    for kind, sub in clips.groupby("kind", sort=False):
+        for col in ("id_sim", "id_sim_driver", "expr_sim", "ssim", "psnr", "lpips", "temporal_err", "seam", "seam_ratio"):
+            if col in sub:
+                mu, ci, n, _ = M.mean_ci95(pd.to_numeric(sub[col], errors="coerce").values)
+                summary[f"{kind}.{col}"] = (mu, ci, n)
+    # the seam metric of long clips pools both protocols
+    for col in ("temporal_err", "seam", "seam_ratio"):
+        if col in clips:
+            mu, ci, n, _ = M.mean_ci95(pd.to_numeric(clips[col], errors="coerce").values)
+            summary[f"long.{col}"] = (mu, ci, n)
+    table = pd.DataFrame([{"metric": k, "mean": v[0], "ci95": v[1], "n": v[2]} for k, v in summary.items()])
+    return {"clips": clips, "summary": table, "samples": samples, "video": side_by_side(samples[0]),
+            "train_config": dataclasses.asdict(tc)}
+
+def side_by_side(sample: dict) -> np.ndarray:
+    "Frames source | driver | output | ground truth (T x H x 4W x 3 uint8) of one evaluated clip."
+    T = len(sample["pred"])
+    src = np.repeat(sample["source"][None], T, 0)
+    tgt = sample["target"] if sample["target"] is not None else np.zeros_like(sample["pred"])
+    return np.concatenate([src, sample["driver"][:T], sample["pred"], tgt[:T]], axis=2)
+
+def show_data(data_root: str | os.PathLike, n: int = 6):
+    "A few training frames with their parsing maps (figure)."
+    from vividportraits.core import show_images
+    from vividportraits.dataset import Manifest, read_clip
+    man = Manifest.load(data_root)
+    ids = man.ok_ids("train")[:n] or man.ok_ids()[:n]
+    clips = [read_clip(data_root, i) for i in ids]
+    return show_images([c["rgb"][0] for c in clips] + [c["parsing"][0].astype(np.int64) for c in clips],
+                       titles=ids + ["parsing"] * len(ids), ncols=len(ids))
+
+def show_training(ckpt: str | os.PathLike):
+    "The training loss curve from the run's CSV log (figure), if there is one."
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    log = next((p for p in [Path(ckpt)/"log.csv", *[d/"log.csv" for d in Path(ckpt).parents]] if p.exists()), None)
+    if log is None: print("no training log found"); return None
+    df = pd.read_csv(log)
+    fig, ax = plt.subplots(figsize=(5, 2.5))
+    ycol = "loss" if "loss" in df else df.columns[-1]
+    ax.plot(df["step"], df[ycol]); ax.set_xlabel("step"); ax.set_ylabel(ycol); ax.set_yscale("log"); fig.tight_layout()
+    return fig
+
+def show_samples(ev: dict, frames: Sequence[int] = (0, 3, 6)):
+    "Source | driver | output | ground truth at a few frames of each sample clip (figure)."
+    from vividportraits.core import show_images
+    ims, titles = [], []
+    for s in ev["samples"]:
+        for t in frames:
+            if t >= len(s["pred"]): continue
+            row = [s["source"], s["driver"][t], s["pred"][t]] + ([s["target"][t]] if s["target"] is not None else [])
+            ims += row; titles += [f'{s["kind"]} source', f"driver t={t}", "output", "ground truth"][:len(row)]
+    return show_images(ims, titles=titles, ncols=4)
+
+def write_run(cfg: RunConfig, ev: dict, timings: dict, ckpt: str | os.PathLike | None = None) -> Path:
+    "Write results.json (flat metrics with 95% CI), per-clip CSV, sample strip and video into the run folder."
+    from vividportraits.core import write_results, write_video, atomic_write
+    run = Path(cfg.run_dir); run.mkdir(parents=True, exist_ok=True)
+    s = ev["summary"]
+    metrics = {r.metric: (None if not np.isfinite(r["mean"]) else float(r["mean"])) for _, r in s.iterrows()}
+    ci = {r.metric: (None if not np.isfinite(r["ci95"]) else float(r["ci95"])) for _, r in s.iterrows()}
+    n = {r.metric: int(r["n"]) for _, r in s.iterrows()}
+    with atomic_write(run/"clips.csv", "w") as f: ev["clips"].to_csv(f, index=False)
+    write_video(ev["video"], run/"sample.mp4", fps=10)
+    fig = show_samples(ev)
+    with atomic_write(run/"samples.png") as f: fig.savefig(f, format="png", dpi=100)
+    import matplotlib.pyplot as plt; plt.close(fig)
+    return write_results(run, cfg.to_dict(), metrics, timings, variant=variant_name(cfg.to_dict()),
+                         metrics_ci95=ci, metrics_n=n, preset_values=asdict(cfg.experiment),
+                         train_config=ev.get("train_config"), checkpoint=None if ckpt is None else str(ckpt))
+
+def run_experiment(cfg: RunConfig, progress: bool = True) -> dict:
+    "Data -> train -> evaluate -> results.json for one run (what nbs/ablate.ipynb does, without the pictures)."
+    from vividportraits.core import Timer, seed_everything
+    timer = Timer(); t0 = time.time()
+    seed_everything(cfg.seed)
+    with timer("data"): data_root = prepare_data(cfg, progress)
+    with timer("train"): ckpt = train_variant(cfg, data_root, progress)
+    with timer("evaluate"): ev = evaluate_variant(cfg, ckpt, data_root, progress)
+    timer.times["total"] = time.time() - t0
+    path = write_run(cfg, ev, timer.times, ckpt)
+    return {"results": path, "checkpoint": ckpt, **ev}
 
 # %% ../nbs/13_experiment.ipynb #662b4689
 def default_template() -> Path:
