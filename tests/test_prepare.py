@@ -29,7 +29,7 @@ def test_prepare_good_and_corrupt(src, tmp_path):
     assert (s["ok"], s["failed"], s["skipped"], s["frames"]) == (1, 1, 0, 8)
     m = Manifest.load(out)
     good, bad = m.clip("astro"), m.clip("corrupt")
-    assert good["status"] == "ok" and good["frames"] == 8 and good["meta"]["frames_detected"] == 8
+    assert good["status"] == "ok" and good["frames"] == 8 and good["meta"]["frames_detected"] == 4
     assert bad["status"] == "failed" and bad["reason"].startswith("unreadable") and "corrupt.mp4" in bad["reason"]
     assert not (out/"clips"/"corrupt.npz").exists()
     clip = read_clip(out, "astro")

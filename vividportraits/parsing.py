@@ -155,6 +155,15 @@ def polygon_mask(points: np.ndarray,  # N x 2 (x, y) polygon vertices in pixels
         cv2.fillPoly(m, [np.round(pts * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
     return m.astype(bool)
 
+_CROSS = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8)
+
+def _opening(mask: np.ndarray, iterations: int) -> np.ndarray:
+    "Binary opening with a 3 x 3 cross (as scipy's default), via OpenCV for speed."
+    import cv2
+    m = mask.astype(np.uint8)
+    m = cv2.erode(m, _CROSS, iterations=iterations, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    return cv2.dilate(m, _CROSS, iterations=iterations, borderType=cv2.BORDER_CONSTANT, borderValue=0).astype(bool)
+
 def _hull(points):
     import cv2
     pts = np.asarray(points, np.float32)
@@ -162,10 +171,13 @@ def _hull(points):
 
 def colour_model(image: np.ndarray,  # H x W x 3 uint8 RGB
                  sample: np.ndarray  # H x W bool, pixels of the region to model (e.g. the cheeks for skin)
+                 # (`image` may also be an H x W x 3 float32 array already in OpenCV's 8-bit Lab scale)
                 ) -> Callable[[np.ndarray, float], np.ndarray]:
     "Fit a robust Lab colour model to `sample` pixels; returns `inside(mask, k) -> H x W bool` (within k robust stds)."
     import cv2
-    lab = cv2.cvtColor(as_rgb(image), cv2.COLOR_RGB2Lab).astype(np.float32)  # 8-bit Lab: L in [0, 255], a/b + 128
+    img = np.asarray(image)
+    if img.dtype == np.float32 and img.ndim == 3: lab = img  # already converted (see `mesh_to_parsing`)
+    else: lab = cv2.cvtColor(as_rgb(image), cv2.COLOR_RGB2Lab).astype(np.float32)  # 8-bit Lab: L in [0, 255], a/b + 128
     px = lab[sample]
     if len(px) < 20: raise ValueError(f"sample: expected at least 20 pixels, got {len(px)}")
     med = np.median(px, 0)
@@ -183,7 +195,6 @@ def mesh_to_parsing(points: np.ndarray,        # 478 x 2+ FaceMesh points (x, y 
                     skin_k: float = 2.5,       # skin-colour tolerance in robust standard deviations
                    ) -> np.ndarray:            # H x W uint8 LaPa labels
     "Rasterise one face's FaceMesh polygons (and optional person mask) into a LaPa 11-class map."
-    from scipy import ndimage
     pts = np.asarray(points, np.float64)
     if pts.ndim != 2 or pts.shape[0] < 468 or pts.shape[1] < 2:
         raise ValueError(f"points: expected 478 x 2 (or 468 x 2) FaceMesh points, got shape {pts.shape}")
@@ -202,6 +213,8 @@ def mesh_to_parsing(points: np.ndarray,        # 478 x 2+ FaceMesh points (x, y 
     if image is not None:
         img = as_rgb(image)
         if img.shape[:2] != (H, W): raise ValueError(f"image: expected {(H, W)}, got {img.shape[:2]}")
+        import cv2
+        img = cv2.cvtColor(img, cv2.COLOR_RGB2Lab).astype(np.float32)  # converted once for both colour models
         cheeks = oval & ~nose & (rows > eyes_bottom) & (rows < mouth_top)
         try: is_skin = colour_model(img, cheeks)
         except ValueError: is_skin = None  # face too small for a colour model
@@ -218,7 +231,7 @@ def mesh_to_parsing(points: np.ndarray,        # 478 x 2+ FaceMesh points (x, y 
         lab[cand] = LABEL["hair"]
         if is_skin is not None:
             # beside the face (brows to mouth) skin-coloured candidates are ears/temples; below the mouth they are neck
-            sk = ndimage.binary_opening(is_skin(cand, skin_k) & (rows >= brow_top), iterations=1)
+            sk = _opening(is_skin(cand, skin_k) & (rows >= brow_top), 1)
             lab[sk & (rows < mouth_y)] = LABEL["skin"]
             lab[sk & (rows >= mouth_y)] = LABEL["background"]
             # below the mouth keep only candidates coloured like the hair above the brows (not a dark collar)
@@ -233,12 +246,13 @@ def mesh_to_parsing(points: np.ndarray,        # 478 x 2+ FaceMesh points (x, y 
         # fringe: forehead pixels inside the oval (above the brows) that are not skin-coloured, cleaned by a
         # morphological opening and kept only where connected to the hair outside the oval
         forehead = oval & (rows < brow_top - 0.02 * fh)
-        fringe = ndimage.binary_opening(forehead & ~is_skin(forehead, skin_k + 0.5), iterations=2)
-        seeds = ndimage.binary_dilation(lab == LABEL["hair"], iterations=2)
-        comp, n = ndimage.label(fringe)
-        if n:
+        fringe = _opening(forehead & ~is_skin(forehead, skin_k + 0.5), 2)
+        if fringe.any():
+            import cv2
+            seeds = cv2.dilate((lab == LABEL["hair"]).astype(np.uint8), _CROSS, iterations=2).astype(bool)
+            n, comp = cv2.connectedComponents(fringe.astype(np.uint8), connectivity=4)
             keep = np.unique(comp[seeds & fringe]); keep = keep[keep > 0]
-            lab[np.isin(comp, keep)] = LABEL["hair"]
+            if len(keep): lab[np.isin(comp, keep)] = LABEL["hair"]
     lab[nose] = LABEL["nose"]
     lab[polygon_mask(P(MP_RIGHT_BROW), (H, W))] = LABEL["right_eyebrow"]
     lab[polygon_mask(P(MP_LEFT_BROW), (H, W))] = LABEL["left_eyebrow"]

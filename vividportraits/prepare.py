@@ -98,22 +98,27 @@ def video_fps(path: str | os.PathLike, default: float = 25.0) -> float:
 
 # %% ../nbs/05_prepare.ipynb #5eebde9b
 class FaceBoxDetector:
-    "MediaPipe's full-range face detector: `detect(frame) -> N x 5` boxes (x0, y0, x1, y1, score) in pixels, largest first."
+    "MediaPipe face detection: `detect(frame) -> N x 5` boxes (x0, y0, x1, y1, score) in pixels, largest first."
     def __init__(self, min_confidence: float = 0.5,  # detection score threshold
-                 model_selection: int = 1):           # 1: full range (small faces too), 0: short range
+                 small_faces: bool = True):           # when the short-range model finds nothing, try the full-range one
         import mediapipe as mp
-        self._fd = mp.solutions.face_detection.FaceDetection(model_selection=model_selection,
-                                                             min_detection_confidence=min_confidence)
+        fd = mp.solutions.face_detection.FaceDetection
+        self._short = fd(model_selection=0, min_detection_confidence=min_confidence)  # faces within ~2 m: fast
+        self._full = fd(model_selection=1, min_detection_confidence=min_confidence) if small_faces else None
     def detect(self, frame: np.ndarray) -> np.ndarray:
         img = as_rgb(frame); h, w = img.shape[:2]
         boxes = []
-        for det in (self._fd.process(img).detections or []):
+        dets = self._short.process(img).detections
+        if not dets and self._full is not None: dets = self._full.process(img).detections
+        for det in (dets or []):
             b = det.location_data.relative_bounding_box
             boxes.append((b.xmin * w, b.ymin * h, (b.xmin + b.width) * w, (b.ymin + b.height) * h, det.score[0]))
         out = np.array(boxes, np.float32).reshape(-1, 5)
         return out[np.argsort(-(out[:, 2] - out[:, 0]) * (out[:, 3] - out[:, 1]))] if len(out) else out
     __call__ = detect
-    def close(self): self._fd.close()
+    def close(self):
+        for d in (self._short, self._full):
+            if d is not None: d.close()
 
 def square_box(box: Sequence[float],  # (x0, y0, x1, y1, ...) face box in pixels
                margin: float = 0.5,   # m: the square's side is (1 + 2m) * max(w, h)
@@ -292,11 +297,14 @@ def analyse_video(path: str | os.PathLike,  # video file or image folder
                   max_frames: int | None = None,  # use at most this many frames
                   max_missing: float = 0.5, # fail the clip when more than this fraction of frames has no face
                   progress: bool | int = True,    # tqdm bar for this video (an int: the bar's position)
+                  detect_every: int = 2,    # run the detector on every k-th frame; the others interpolate (step 3)
                  ) -> dict:                 # rgb, parsing, landmarks, mask arrays + "meta"
     "Turn one video into clip arrays: detect, choose the largest face, smooth boxes, crop, parse, landmarks, mask."
     from tqdm.auto import tqdm
     path = Path(path)
     if not isinstance(size, (int, np.integer)) or size < 32: raise ValueError(f"size: expected an int >= 32, got {size!r}")
+    if not isinstance(detect_every, (int, np.integer)) or detect_every < 1:
+        raise ValueError(f"detect_every: expected an int >= 1, got {detect_every!r}")
     t0 = time.perf_counter()
     det = FaceBoxDetector()
     boxes, n_multi, shape, T = [], 0, None, 0
@@ -308,13 +316,13 @@ def analyse_video(path: str | os.PathLike,  # video file or image folder
                       position=pos, disable=not show):
             if shape is None: shape = f.shape
             elif f.shape != shape: raise VideoReadError(f"{path}: frame {T} has size {f.shape}, expected {shape}")
-            d = det(f)
-            n_multi += len(d) > 1
-            boxes.append(square_box(d[0], margin) if len(d) else np.full(3, np.nan, np.float32))
+            d = det(f) if T % detect_every == 0 else None
+            if d is not None: n_multi += len(d) > 1
+            boxes.append(square_box(d[0], margin) if d is not None and len(d) else np.full(3, np.nan, np.float32))
             T += 1
     finally: det.close()
     boxes = np.array(boxes, np.float32)
-    n_det = int(np.isfinite(boxes).all(1).sum())
+    n_det = int(np.isfinite(boxes).all(1).sum()); n_tried = len(range(0, T, detect_every))
     if n_det == 0: raise NoFaceError(f"no face detected in any of {T} frames")
     if n_multi: warnings.warn(f"{path.name}: several faces in {n_multi} of {T} frames; using the largest")
     sm = smooth_boxes(boxes, sigma)
@@ -337,6 +345,7 @@ def analyse_video(path: str | os.PathLike,  # video file or image folder
     if n_found < T:
         filled = _fill_missing(found, {"parsing": par, "landmarks": lms}); par, lms = filled["parsing"], filled["landmarks"]
     meta = {"source": str(path), "source_size": [int(shape[1]), int(shape[0])], "frames_detected": n_det,
+            "frames_detection_tried": n_tried, "detect_every": int(detect_every),
             "frames_multiple_faces": int(n_multi), "frames_parse_borrowed": int(T - n_found),
             "margin": margin, "smooth_sigma": sigma, "seconds": round(time.perf_counter() - t0, 3),
             "box_first": [round(float(v), 2) for v in sm[0]], "box_last": [round(float(v), 2) for v in sm[-1]]}
@@ -393,7 +402,7 @@ def _run_job(job: dict) -> dict:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             res = analyse_video(job["path"], job["size"], backends, job["margin"], job["sigma"], job["max_frames"],
-                                job["max_missing"], progress=pos)
+                                job["max_missing"], progress=pos, detect_every=job["detect_every"])
         meta = res.pop("meta") | {"fps": job["fps"], "warnings": [str(w.message) for w in caught]}
         entry = write_clip(job["out"], job["id"], res["rgb"], res["parsing"], res["landmarks"], res["mask"],
                            job["identity"], job["split"], meta=meta)
@@ -415,6 +424,7 @@ def prepare(src: str | os.PathLike,        # a video file, or a folder of videos
             smooth_sigma: float = 2.0,     # temporal smoothing of the crop boxes, in frames
             max_frames: int | None = None, # use at most this many frames per video
             max_missing: float = 0.5,      # fail a clip when more than this fraction of crops has no parsable face
+            detect_every: int = 2,         # run the face detector on every k-th frame (boxes are interpolated between)
             test_fraction: float = 0.0,    # fraction of identities put in the "test" split (hash of the identity)
             identity: str = "parent",      # "parent": first folder under src names the person; "stem": each video
             fps: float | None = None,      # frames per second for the manifest; None: the first video's
@@ -441,6 +451,7 @@ def prepare(src: str | os.PathLike,        # a video file, or a folder of videos
                      "parser": parser, "landmarks": landmarks, "segmenter": segmenter, "parser_kw": parser_kw,
                      "landmarks_kw": landmarks_kw, "segmenter_kw": segmenter_kw, "margin": margin,
                      "sigma": smooth_sigma, "max_frames": max_frames, "max_missing": max_missing,
+                     "detect_every": detect_every,
                      "fps": video_fps(s["path"], m.fps), "progress": progress})
     m.save()
     t0 = time.perf_counter(); n_ok = n_failed = n_frames = 0

@@ -13,7 +13,7 @@ import numpy as np
 from .core import NUM_CLASSES
 
 # %% auto #0
-__all__ = ['SEGMENTERS', 'Segmenter', 'MediaPipeSegmenter', 'SynthSegmenter', 'get_segmenter', 'split_foreground']
+__all__ = ['SEGMENTERS', 'Segmenter', 'fill_holes', 'MediaPipeSegmenter', 'SynthSegmenter', 'get_segmenter', 'split_foreground']
 
 # %% ../nbs/04_segmentation.ipynb #3025c538
 def _as_rgb(image: np.ndarray, name: str = "image") -> np.ndarray:
@@ -36,6 +36,15 @@ class Segmenter:
         if not out: raise ValueError("images: expected at least one frame")
         return np.stack(out)
 
+def fill_holes(mask: np.ndarray  # H x W bool / {0,1}
+              ) -> np.ndarray:    # H x W uint8 {0,1}
+    "Fill the holes of a binary mask (background regions not connected to the border), via an OpenCV flood fill."
+    import cv2
+    m = np.pad(np.asarray(mask).astype(np.uint8), 1)
+    ff = m.copy()
+    cv2.floodFill(ff, None, (0, 0), 1)  # everything reachable from the border becomes 1; holes stay 0
+    return (m | (1 - ff))[1:-1, 1:-1].astype(np.uint8)
+
 class MediaPipeSegmenter(Segmenter):
     "MediaPipe selfie segmentation (the model ships inside mediapipe 0.10.21), thresholded into a {0,1} mask."
     name = "mediapipe"
@@ -56,10 +65,7 @@ class MediaPipeSegmenter(Segmenter):
 
     def segment(self, image: np.ndarray) -> np.ndarray:
         m = self.probability(image) > self.threshold
-        if self.fill_holes and m.any():
-            from scipy import ndimage
-            m = ndimage.binary_fill_holes(m)
-        return m.astype(np.uint8)
+        return fill_holes(m) if self.fill_holes and m.any() else m.astype(np.uint8)
 
     def close(self): self._seg.close()
 
