@@ -167,27 +167,27 @@ def sample_background(rng: np.random.Generator  # the random source
 
 def render_background(bg: Mapping,  # parameters from `sample_background`
                       size: int      # frame side S
-                     ) -> torch.Tensor:  # S x S x 3 float32 in [0, 1]
-    "Paint one background scene at `size` x `size`."
+                     ) -> np.ndarray:  # S x S x 3 float32 in [0, 1]
+    "Paint one background scene at `size` x `size` (numpy, float32)."
     S = int(size)
-    g = (torch.arange(S, dtype=torch.float32) + 0.5) / S
+    g = ((np.arange(S, dtype=np.float32) + 0.5) / S)
     x, y = g[None, :], g[:, None]
-    c0, c1 = (torch.tensor(c, dtype=torch.float32) for c in bg["colors"])
+    c0, c1 = (np.asarray(c, np.float32) for c in bg["colors"])
     a = bg["angle"]
-    t = ((x - 0.5) * math.cos(a) + (y - 0.5) * math.sin(a) + 0.5).clamp(0, 1)
+    t = np.clip((x - 0.5) * np.float32(math.cos(a)) + (y - 0.5) * np.float32(math.sin(a)) + 0.5, 0, 1)
     img = c0 + t[..., None] * (c1 - c0)
     f, sa, amp, ph = bg["stripes"]
-    img = img * (1 + amp * torch.sin(2 * math.pi * f * (x * math.cos(sa) + y * math.sin(sa)) + ph))[..., None]
-    px = 1.0 / S
+    img *= (1 + np.float32(amp) * np.sin(np.float32(2 * math.pi * f) * (x * np.float32(math.cos(sa)) + y * np.float32(math.sin(sa))) + np.float32(ph)))[..., None]
+    px = np.float32(1.0 / S)
     for cx, cy, rx, ry, r, gg, b, op in bg["blobs"]:
-        d = (1 - torch.sqrt(((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2)) * min(rx, ry)
-        al = (0.5 + d / (3 * px)).clamp(0, 1) * op
-        img = img + al[..., None] * (torch.tensor([r, gg, b]) - img)
+        d = (1 - np.sqrt(((x - cx) / np.float32(rx)) ** 2 + ((y - cy) / np.float32(ry)) ** 2)) * np.float32(min(rx, ry))
+        al = np.clip(0.5 + d / (3 * px), 0, 1) * np.float32(op)
+        img += al[..., None] * (np.array([r, gg, b], np.float32) - img)
     for bx, by, w, h, r, gg, b, op in bg.get("boxes", []):
-        d = torch.minimum(torch.minimum(x - bx, bx + w - x), torch.minimum(y - by, by + h - y))
-        al = (0.5 + d / px).clamp(0, 1) * op
-        img = img + al[..., None] * (torch.tensor([r, gg, b]) - img)
-    return img.clamp(0, 1).contiguous()
+        d = np.minimum(np.minimum(x - bx, bx + w - x), np.minimum(y - by, by + h - y))
+        al = np.clip(0.5 + d / px, 0, 1).astype(np.float32) * np.float32(op)
+        img += al[..., None] * (np.array([r, gg, b], np.float32) - img)
+    return np.ascontiguousarray(np.clip(img, 0, 1), dtype=np.float32)
 
 # %% ../nbs/02_synth.ipynb #8ce9c49c
 _SKIN_PAL = np.array([[70, 45, 32], [125, 80, 55], [180, 128, 92], [222, 170, 135], [245, 208, 180]], np.float32) / 255
@@ -355,12 +355,17 @@ def _paint_kernel(G, bg, rgb, lab, msk, r0, r1):
         my, mw, gap, lift, lu, ll = p[_MY], p[_MW], p[_GAP], p[_LIFT], p[_LU], p[_LL]
         bi = n if nbg > 1 else 0
         dy = y + 0.5 - p[_CY]
+        icyw = 1.0 / cyw; icp = 1.0 / cp; iS = 1.0 / s
+        # head bounding box in the rotated face frame (with room for the 2.5D shifts), to skip pixels outside it
+        hx = (W + hv + 0.35) * icyw + 0.35; hy0 = -(Ht + hv + 0.35) * icp - 0.35; hy1 = max(p[_HBOT], Hb) * icp + 0.4
+        # hair strands: fade the texture out where its period gets under ~4 pixels (no aliasing at 64 px)
+        tex_amp = 0.16 * min(max((2.0 * math.pi / 45.0 * s - 2.5) / 2.5, 0.0), 1.0)
         for x in range(S):
             c0 = bg[bi, y, x, 0]; c1 = bg[bi, y, x, 1]; c2 = bg[bi, y, x, 2]
             L = 0; M = False
             dx = x + 0.5 - p[_CX]
-            ub = dx / s; vb = dy / s
-            u1 = (cr * dx + sr * dy) / s; v1 = (cr * dy - sr * dx) / s
+            ub = dx * iS; vb = dy * iS
+            u1 = (cr * dx + sr * dy) * iS; v1 = (cr * dy - sr * dx) * iS
             # ---- body: clothes and neck (no roll, labelled background, in the mask)
             sh = Hb + 0.5
             if vb > sh - 0.1:
@@ -381,20 +386,26 @@ def _paint_kernel(G, bg, rgb, lab, msk, r0, r1):
                     if a > 0.0:
                         c0, c1, c2 = _mix(c0, c1, c2, a, p[_SKIN] * 0.78, p[_SKIN1] * 0.78, p[_SKIN2] * 0.78)
                         if a > 0.5: M = True
+            if abs(u1) > hx or v1 < hy0 or v1 > hy1:  # outside the head: background, clothes and neck only
+                rgb[n, y, x, 0] = np.uint8(min(max(c0 * 255.0 + 0.5, 0.0), 255.0))
+                rgb[n, y, x, 1] = np.uint8(min(max(c1 * 255.0 + 0.5, 0.0), 255.0))
+                rgb[n, y, x, 2] = np.uint8(min(max(c2 * 255.0 + 0.5, 0.0), 255.0))
+                lab[n, y, x] = 0; msk[n, y, x] = 1 if M else 0
+                continue
             # ---- hair behind the head (z = -0.2), falling to hbot when long
-            u = (u1 + 0.2 * syw) / cyw; v = (v1 - 0.2 * sp) / cp
+            u = (u1 + 0.2 * syw) * icyw; v = (v1 - 0.2 * sp) * icp
             aA = W + hv; bA = 0.95 * Ht + hv
             if abs(u) < aA + 0.1 and v > -0.2 - bA and v < max(p[_HBOT], 0.0) + 0.1:
                 q = u / aA
                 sd = max(_ell(u, v, 0.0, -0.1, aA, bA), min(min(aA - abs(u), p[_HBOT] - v - 0.25 * q * q * q * q), v + 0.1))
                 a = _aa(sd, inv)
                 if a > 0.0:
-                    tex = 0.8 * (0.84 + 0.16 * math.sin(u * 45.0 + 3.0 * math.sin(v * 7.0)))
+                    tex = 0.8 * (1.0 - tex_amp + tex_amp * math.sin(u * 45.0 + 3.0 * math.sin(v * 7.0)))
                     c0, c1, c2 = _mix(c0, c1, c2, a, p[_HAIR] * tex, p[_HAIR1] * tex, p[_HAIR2] * tex)
                     if a > 0.5: L = 10; M = True
             # ---- ears (z = -0.3), labelled skin
             if p[_EARS] > 0.5:
-                u = (u1 + 0.3 * syw) / cyw; v = (v1 - 0.3 * sp) / cp
+                u = (u1 + 0.3 * syw) * icyw; v = (v1 - 0.3 * sp) * icp
                 if abs(v + 0.02) < 0.32 and abs(abs(u) - W) < 0.25:
                     for sgn in (-1.0, 1.0):
                         a = _aa(_ell(u, v, sgn * (W - 0.04), -0.02, 0.15, 0.25), inv)
@@ -404,7 +415,7 @@ def _paint_kernel(G, bg, rgb, lab, msk, r0, r1):
                             a2 = _aa(_ell(u, v, sgn * (W + 0.01), -0.02, 0.07, 0.15), inv) * a
                             c0, c1, c2 = _mix(c0, c1, c2, a2, p[_SKIN] * 0.7, p[_SKIN1] * 0.7, p[_SKIN2] * 0.7)
             # ---- face outline (z = 0)
-            u = u1 / cyw; v = v1 / cp
+            u = u1 * icyw; v = v1 * icp
             vv = v / (Ht if v < 0.0 else Hb)
             rv = max(vv, 0.0)
             wsc = W * (1.0 - taper * rv * rv)
@@ -416,11 +427,11 @@ def _paint_kernel(G, bg, rgb, lab, msk, r0, r1):
                     c0, c1, c2 = _mix(c0, c1, c2, a, p[_SKIN] * sh_, p[_SKIN1] * sh_, p[_SKIN2] * sh_)
                     if a > 0.5: L = 1; M = True
             # ---- nose (depth 0.45 at the bridge to 1.0 at the tip)
-            vm = (v1 + 0.75 * sp) / cp
+            vm = (v1 + 0.75 * sp) * icp
             if vm > nt - 0.1 and vm < nb + 0.1:
                 t = min(max((vm - nt) / (nb - nt), 0.0), 1.0)
                 z = 0.45 + 0.55 * t
-                u = (u1 - z * syw) / cyw; v = (v1 + z * sp) / cp
+                u = (u1 - z * syw) * icyw; v = (v1 + z * sp) * icp
                 if abs(u) < nw + 0.1:
                     hw = 0.045 + (nw - 0.045) * t * t * t
                     sd = max(min(min(hw - abs(u), v - nt), nb - 0.07 - v), _ell(u, v, 0.0, nb - 0.075, nw, 0.075))
@@ -433,7 +444,7 @@ def _paint_kernel(G, bg, rgb, lab, msk, r0, r1):
                             a2 = _aa(_ell(u, v, sgn * 0.45 * nw, nb - 0.035, 0.2 * nw + 0.01, 0.028), inv)
                             c0, c1, c2 = _mix(c0, c1, c2, a2, p[_SKIN] * 0.3, p[_SKIN1] * 0.3, p[_SKIN2] * 0.3)
             # ---- eyes and brows (z = 0.55)
-            u = (u1 - 0.55 * syw) / cyw; v = (v1 + 0.55 * sp) / cp
+            u = (u1 - 0.55 * syw) * icyw; v = (v1 + 0.55 * sp) * icp
             if v > by - 0.3 and v < ey + 0.2:
                 for k in range(2):
                     sgn = -1.0 if k == 0 else 1.0
@@ -467,7 +478,7 @@ def _paint_kernel(G, bg, rgb, lab, msk, r0, r1):
                             c0, c1, c2 = _mix(c0, c1, c2, a, p[_BROW], p[_BROW1], p[_BROW2])
                             if a > 0.5: L = 2 + k; M = True
             # ---- mouth (z = 0.75): lips, inner mouth, teeth
-            u = (u1 - 0.75 * syw) / cyw; v = (v1 + 0.75 * sp) / cp
+            u = (u1 - 0.75 * syw) * icyw; v = (v1 + 0.75 * sp) * icp
             t = u / mw
             if abs(t) < 1.05 and v > my - 0.3 and v < my + gap + 0.4:
                 uo, ui, li, lo = _mouth_curves(t, my, lift, gap, lu, ll)
@@ -491,14 +502,14 @@ def _paint_kernel(G, bg, rgb, lab, msk, r0, r1):
                     a2 = _aa(min(sdi, v - li + 0.035 * e2), inv) * _aa((0.6 - abs(t)) * mw, inv)
                     c0, c1, c2 = _mix(c0, c1, c2, a2, 0.85, 0.84, 0.8)
             # ---- hair in front of the forehead (z = 0.1)
-            u = (u1 - 0.1 * syw) / cyw; v = (v1 + 0.1 * sp) / cp
+            u = (u1 - 0.1 * syw) * icyw; v = (v1 + 0.1 * sp) * icp
             au = abs(u)
             hl = p[_HL0] + 0.35 * u * u + 1.5 * max(au - 0.72, 0.0) ** 2
             if v < hl + 0.1:
                 sd = min(_ell(u, v, 0.0, -0.1, W + 0.5 * hv, 0.95 * Ht + 0.5 * hv), (hl - v) * 0.8)
                 a = _aa(sd, inv)
                 if a > 0.0:
-                    tex = 0.84 + 0.16 * math.sin(u * 45.0 + 3.0 * math.sin(v * 7.0))
+                    tex = 1.0 - tex_amp + tex_amp * math.sin(u * 45.0 + 3.0 * math.sin(v * 7.0))
                     c0, c1, c2 = _mix(c0, c1, c2, a, p[_HAIR] * tex, p[_HAIR1] * tex, p[_HAIR2] * tex)
                     if a > 0.5: L = 10; M = True
             rgb[n, y, x, 0] = np.uint8(min(max(c0 * 255.0 + 0.5, 0.0), 255.0))
@@ -564,10 +575,10 @@ def _render_threads() -> int:
 
 def _backgrounds(background, N, S):
     "Background(s) as a (1 or N) x S x S x 3 float32 array from a dict, a list of N dicts, or image array(s)."
-    if isinstance(background, Mapping): return render_background(background, S).numpy()[None]
+    if isinstance(background, Mapping): return render_background(background, S)[None]
     if isinstance(background, (list, tuple)) and background and isinstance(background[0], Mapping):
         if len(background) not in (1, N): raise ValueError(f"background: expected 1 or {N} dicts, got {len(background)}")
-        return np.stack([render_background(b, S).numpy() for b in background])
+        return np.stack([render_background(b, S) for b in background])
     b = background.cpu().numpy() if torch.is_tensor(background) else np.asarray(background)
     if b.ndim == 3: b = b[None]
     if b.ndim != 4 or b.shape[1:] != (S, S, 3) or b.shape[0] not in (1, N):
