@@ -15,11 +15,17 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .core import (autocast_dtype, colorize_parsing, from_pm1, img_to_tensor, seed_everything, tensor_to_img, to_pm1,
+                                 write_video)
+from .diffusion import cfg_denoiser, make_scheduler, sample
+from .motion import build_conditions, check_kind
+
 # %% auto #0
-__all__ = ['CONTEXT_SCHEDULERS', 'BLEND_RAMPS', 'VIDEO_SUFFIXES', 'IMAGE_SUFFIXES', 'COND_KEYS', 'independent_schedule',
-           'overlap_schedule', 'cyclic_shift', 'cyclic_schedule', 'get_context_scheduler', 'edge_frames',
-           'blend_weights', 'plot_schedule', 'window_boundaries', 'windowed_denoiser', 'fill_missing', 'center_square',
-           'iter_frames', 'video_fps', 'load_driver']
+__all__ = ['CONTEXT_SCHEDULERS', 'BLEND_RAMPS', 'STREAMING_SCHEDULERS', 'VIDEO_SUFFIXES', 'IMAGE_SUFFIXES', 'COND_KEYS',
+           'independent_schedule', 'overlap_schedule', 'cyclic_shift', 'cyclic_schedule', 'get_context_scheduler',
+           'edge_frames', 'blend_weights', 'plot_schedule', 'window_boundaries', 'windowed_denoiser', 'windowed_sample',
+           'fill_missing', 'center_square', 'iter_frames', 'video_fps', 'load_driver', 'load_source', 'side_by_side',
+           'driver_panel', 'write_side_by_side', 'animate']
 
 # %% ../nbs/12_long_video.ipynb #bd5738ea
 def _check_args(num_frames, window, overlap):
@@ -139,6 +145,23 @@ def _model_device(model) -> torch.device:
     p = next(iter(model.parameters()), None)
     return p.device if p is not None else torch.device("cpu")
 
+def _window_predictor(model, ref, conds, guidance: float, uncond_ref, stats: dict, pbar):
+    "predict(z F x C x h x w, t, frame indices, step) -> F x C x h x w: one model call (two with guidance) on one window."
+    if guidance <= 0 or not math.isfinite(guidance): raise ValueError(f"guidance: expected a positive number, got {guidance!r}")
+    stats.update(calls=0, max_window_frames=0, windows_per_step=[])
+    def window_conds(w):
+        if callable(conds): return conds(w)
+        return conds[torch.as_tensor(w, dtype=torch.long, device=conds.device)]
+    def predict(z, t, w, step_index):
+        c = window_conds(w).to(z.device)
+        n = len(w)
+        pred = cfg_denoiser(lambda z_, t_, i_: model(z_, t_, c, ref, num_frames=n),
+                            lambda z_, t_, i_: model(z_, t_, c, uncond_ref, num_frames=n), guidance)(z, t, step_index)
+        stats["calls"] += 1; stats["max_window_frames"] = max(stats["max_window_frames"], n)
+        if pbar is not None: pbar.update(1)
+        return pred
+    return predict
+
 def windowed_denoiser(model,                        # video denoiser: model(z (F)xCxhxw, t, cond FxCcxHxW, ref, num_frames=F)
                       ref,                          # reference features (computed once per video), or None
                       conds,                        # T x Cc x H x W tensor, or callable(list of frame indices) -> F x Cc x H x W
@@ -153,13 +176,8 @@ def windowed_denoiser(model,                        # video denoiser: model(z (F
                      ) -> Callable:
     "A `denoise_fn(x_t, t, step_index)` over all T frames that runs `model` window by window and blends the predictions."
     sch = get_context_scheduler(strategy)
-    if guidance <= 0 or not math.isfinite(guidance): raise ValueError(f"guidance: expected a positive number, got {guidance!r}")
     stats = stats if stats is not None else {}
-    stats.update(calls=0, max_window_frames=0, windows_per_step=[])
-
-    def window_conds(w):
-        if callable(conds): return conds(w)
-        return conds[torch.as_tensor(w, dtype=torch.long, device=conds.device)]
+    predict = _window_predictor(model, ref, conds, guidance, uncond_ref, stats, pbar)
 
     @torch.no_grad()
     def denoise_fn(x_t: torch.Tensor,  # T x C x h x w noisy latents of the whole clip
@@ -168,25 +186,81 @@ def windowed_denoiser(model,                        # video denoiser: model(z (F
                   ) -> torch.Tensor:   # T x C x h x w blended prediction
         T = x_t.shape[0]
         windows = sch(T, window, overlap, int(step_index))
-        weights = blend_weights(windows, T, ramp)
         out = torch.zeros_like(x_t, dtype=torch.float32)
-        dev = x_t.device
-        for w, b in zip(windows, weights):
-            idx = torch.as_tensor(w, dtype=torch.long, device=dev)
-            c = window_conds(w).to(dev)
-            z = x_t.index_select(0, idx)
-            pred = model(z, t, c, ref, num_frames=len(w))
-            if guidance != 1.0:
-                pu = model(z, t, c, uncond_ref, num_frames=len(w))
-                pred = pu + guidance * (pred - pu)
-            bw = torch.as_tensor(b, dtype=torch.float32, device=dev).view(-1, *([1] * (x_t.ndim - 1)))
-            out.index_add_(0, idx, pred.float() * bw)
-            del pred, z, c
-            stats["calls"] += 1; stats["max_window_frames"] = max(stats["max_window_frames"], len(w))
-            if pbar is not None: pbar.update(1)
+        for w, b in zip(windows, blend_weights(windows, T, ramp)):
+            idx = torch.as_tensor(w, dtype=torch.long, device=x_t.device)
+            pred = predict(x_t.index_select(0, idx), t, w, step_index)
+            out.index_add_(0, idx, pred.float() * torch.as_tensor(b, dtype=torch.float32, device=x_t.device).view(-1, 1, 1, 1))
+            del pred
         stats["windows_per_step"].append(len(windows))
         return out.to(x_t.dtype)
     return denoise_fn
+
+# %% ../nbs/12_long_video.ipynb #16e36ee3
+STREAMING_SCHEDULERS = ("DDIMScheduler", "DDPMScheduler", "EulerDiscreteScheduler", "EulerAncestralDiscreteScheduler")
+"diffusers scheduler classes whose step can be applied to chunks of frames (stateless within a step)."
+
+def windowed_sample(model,                        # video denoiser (see `windowed_denoiser`)
+                    ref,                          # reference features (once per video), or None
+                    conds,                        # T x Cc x H x W tensor, or callable(frame indices) -> F x Cc x H x W
+                    x_T: torch.Tensor,            # T x C x h x w initial noise; overwritten in place (streaming schedulers)
+                    scheduler,                    # a diffusers scheduler (copied, not mutated)
+                    steps: int,                   # denoising steps
+                    strategy: str = "cyclic",     # context scheduler name
+                    window: int = 16,             # F
+                    overlap: int = 4,             # O
+                    ramp: str = "triangular",     # blend ramp
+                    guidance: float = 1.0,        # classifier-free guidance scale
+                    uncond_ref=None,              # reference of the unconditional branch
+                    generator: torch.Generator | None = None,  # for stochastic samplers
+                    pbar=None,                    # tqdm bar advanced per window
+                    on_final: Callable[[list[int], torch.Tensor], None] | None = None,  # called with (frames, their z_0) as they finish
+                    stats: dict | None = None     # filled with calls, max_window_frames, windows_per_step, streaming
+                   ) -> torch.Tensor:             # T x C x h x w z_0
+    "Sample all T frames window by window, advancing each frame in place once its last window of the step is done."
+    import inspect
+    sch = get_context_scheduler(strategy)
+    if steps < 1: raise ValueError(f"steps: expected >= 1, got {steps}")
+    stats = stats if stats is not None else {}
+    T = x_T.shape[0]
+    if type(scheduler).__name__ not in STREAMING_SCHEDULERS:
+        x = sample(windowed_denoiser(model, ref, conds, strategy, window, overlap, ramp, guidance, uncond_ref, pbar, stats),
+                   x_T, scheduler, steps, generator=generator, progress=False)
+        stats["streaming"] = False
+        if on_final is not None: on_final(list(range(T)), x)
+        return x
+    predict = _window_predictor(model, ref, conds, guidance, uncond_ref, stats, pbar)
+    stats["streaming"] = True
+    sched = type(scheduler).from_config(scheduler.config)
+    sched.set_timesteps(steps, device=x_T.device)
+    kw = {"generator": generator} if generator is not None and "generator" in inspect.signature(sched.step).parameters else {}
+    def at(i):  # schedulers that count their own steps must see step i for every chunk of step i
+        if hasattr(sched, "_step_index"): sched._step_index = i
+    x = x_T.mul_(sched.init_noise_sigma)
+    with torch.no_grad():
+        for i, t in enumerate(sched.timesteps):
+            windows = sch(T, window, overlap, i)
+            last = {}
+            for j, w in enumerate(windows):
+                for f in w: last[f] = j
+            acc: dict[int, torch.Tensor] = {}
+            for j, (w, b) in enumerate(zip(windows, blend_weights(windows, T, ramp))):
+                idx = torch.as_tensor(w, dtype=torch.long, device=x.device)
+                at(i)
+                pred = predict(sched.scale_model_input(x.index_select(0, idx), t), t, w, i).float()
+                for p, f in enumerate(w):
+                    acc[f] = acc[f] + float(b[p]) * pred[p] if f in acc else float(b[p]) * pred[p]
+                del pred
+                done = [f for f in w if last[f] == j]
+                if not done: continue
+                d = torch.as_tensor(done, dtype=torch.long, device=x.device)
+                eps = torch.stack([acc.pop(f) for f in done]).to(x.dtype)
+                at(i)
+                x[d] = sched.step(eps, t, x.index_select(0, d), **kw).prev_sample
+                if on_final is not None and i == len(sched.timesteps) - 1: on_final(done, x[d])
+            assert not acc, f"frames {sorted(acc)} were never advanced"
+            stats["windows_per_step"].append(len(windows))
+    return x
 
 # %% ../nbs/12_long_video.ipynb #a3ad7f6a
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".gif", ".m4v")
@@ -348,7 +422,7 @@ def load_driver(driving,                          # video file, frame folder, da
             if k in out: out[k] = out[k][:max_frames]
         out["skipped"] = [i for i in out["skipped"] if i < max_frames]; out["num_frames"] = min(out["num_frames"], max_frames)
     if not keep_rgb and motion != "rgb": out.pop("rgb", None)
-    out["name"] = name
+    out["name"], out["size"] = name, size
     return out
 
 def _analyse_frames(frames, motion, size, parser, keep_rgb, max_frames, progress, name, NoFaceError, get_parser, get_landmarker):
@@ -397,3 +471,164 @@ def _fill(arrays, found, motion, name):
     cond = {k: v for k, v in arrays.items() if k != "rgb" or motion == "rgb"}
     out = {**arrays, **fill_missing(cond, found, name)}
     return dict(out, skipped=np.flatnonzero(~found).tolist(), num_frames=len(found))
+
+# %% ../nbs/12_long_video.ipynb #ecaa2886
+def _segment(segmenter, img: np.ndarray) -> np.ndarray:
+    "Person mask H x W {0,1} from a segmenter name or callable."
+    if isinstance(segmenter, str):
+        from vividportraits.segmentation import get_segmenter
+        segmenter = get_segmenter(segmenter)
+    fn = getattr(segmenter, "segment", None) or segmenter
+    return (np.asarray(fn(img)) > 0.5).astype(np.uint8)
+
+def load_source(source,                   # image path, H x W x 3 uint8 array, or dict with `rgb` (+ `mask`)
+                size: int,                # S
+                parser="mediapipe",       # face check backend (name or FaceParser); "synth"/None: no check
+                segmenter="mediapipe",    # person-mask backend (name or callable image -> H x W mask), for fgbg models
+                need_mask: bool = True,   # compute the person mask
+                name: str | None = None   # how errors name the source
+               ) -> dict:                 # `rgb` S x S x 3 uint8, `mask` S x S uint8 or None, `name`
+    "The source portrait at size S with its person mask; errors name the file when it is unreadable or has no face."
+    mask = None
+    if isinstance(source, (str, os.PathLike)):
+        import imageio.v2 as iio
+        path = Path(source); name = name or str(path)
+        if not path.is_file(): raise FileNotFoundError(f"{name}: no such image file")
+        try: raw = iio.imread(path)
+        except Exception as e: raise ValueError(f"{name}: unreadable image ({type(e).__name__}: {str(e)[:200]})") from e
+        img = _rgb(raw, name)
+    elif isinstance(source, dict):
+        name = name or "source"
+        if "rgb" not in source: raise ValueError(f"{name}: expected a dict with an 'rgb' image, got keys {sorted(source)}")
+        img = _rgb(source["rgb"], name); mask = source.get("mask")
+        if mask is not None:
+            mask = np.asarray(mask).squeeze()
+            if mask.shape != img.shape[:2]: raise ValueError(f"{name}: mask shape {mask.shape} does not match the image {img.shape[:2]}")
+    elif isinstance(source, np.ndarray):
+        name = name or "source"; img = _rgb(source, name)
+    else:
+        raise TypeError(f"source: expected an image path, an array or a dict, got {type(source).__name__}")
+    sq = center_square(img)
+    if parser is not None and parser != "synth" and getattr(parser, "name", None) != "synth":
+        from vividportraits.parsing import NoFaceError, get_parser
+        p = get_parser(parser) if isinstance(parser, str) else parser
+        try: p(sq)
+        except NoFaceError as e: raise ValueError(f"{name}: no face found in the source image ({e})") from e
+    if mask is None and need_mask: mask = _segment(segmenter, sq)
+    elif mask is not None: mask = center_square(mask)
+    return {"rgb": center_square(sq, size), "mask": None if mask is None else center_square(mask.astype(np.uint8), size),
+            "name": name}
+
+# %% ../nbs/12_long_video.ipynb #d3742c40
+def _cond_fn(drv: dict, motion: str, size: int, drop_skin: bool, device, dtype):
+    "A callable frame indices -> F x Cc x S x S conditions, built from the compact driver arrays per window."
+    def fn(w):
+        idx = np.asarray(w)
+        if motion == "rgb":
+            batch = {"rgb": torch.from_numpy(drv["rgb"][idx]).permute(0, 3, 1, 2).float() / 255}
+        else:
+            batch = {motion: torch.from_numpy(np.ascontiguousarray(drv[motion][idx]))}
+        return build_conditions(motion, batch, size, drop_skin, frame_size=(size, size)).to(device=device, dtype=dtype)
+    return fn
+
+def side_by_side(source: np.ndarray,   # S x S x 3 uint8
+                 driver: np.ndarray,   # T x S x S x 3 uint8 driver frames
+                 output: np.ndarray    # T x S x S x 3 uint8 generated frames
+                ) -> np.ndarray:       # T x S x 3S x 3 uint8
+    "Frames laid out as source | driver | output."
+    if driver.shape != output.shape: raise ValueError(f"driver/output: shapes differ: {driver.shape} vs {output.shape}")
+    if source.shape != output.shape[1:]: raise ValueError(f"source: expected {output.shape[1:]}, got {source.shape}")
+    src = np.broadcast_to(source, output.shape)
+    return np.concatenate([src, driver, output], axis=2)
+
+def driver_panel(drv: dict,          # from `load_driver`
+                 motion: str = "parsing"
+                ) -> np.ndarray:        # T x S x S x 3 uint8
+    "What to show for the driver: its frames when known, else its parsing maps (colours) or landmark drawings."
+    if "rgb" in drv: return drv["rgb"]
+    if "parsing" in drv: return colorize_parsing(drv["parsing"])
+    S = drv["size"]
+    lm = build_conditions("landmarks", {"landmarks": torch.from_numpy(np.asarray(drv["landmarks"], np.float32))},
+                          S, frame_size=(S, S)).amax(1)
+    return (lm.clamp(0, 1)[..., None].expand(-1, -1, -1, 3) * 255).round().to(torch.uint8).numpy()
+
+def write_side_by_side(path: str | os.PathLike, source: np.ndarray, driver: np.ndarray, output: np.ndarray,
+                       fps: float = 25) -> Path:
+    "Write the source | driver | output mp4 (core.write_video)."
+    return write_video(side_by_side(source, driver, output), path, fps=int(round(fps)))
+
+def animate(model,                           # a VividPortraitsModel (its config gives size, motion, drop_skin)
+            source_image,                    # portrait: image path, H x W x 3 uint8, or dict with `rgb` (+ `mask`)
+            driving,                         # video file, frame folder, dataset clip .npz, or dict of condition arrays
+            strategy: str = "cyclic",        # context scheduler: "independent", "overlap" or "cyclic"
+            window: int = 16,                # F, frames per window
+            overlap: int = 4,                # O, frames shared by neighbouring windows
+            steps: int = 25,                 # denoising steps
+            guidance: float = 1.0,           # classifier-free guidance scale (1: off)
+            motion: str | None = None,       # None: the model's; must match the model's when given
+            parser="mediapipe",              # face backend for video drivers and the source check ("synth": ground truth)
+            segmenter="mediapipe",           # person-mask backend for the source (fgbg models)
+            scheduler="ddim",                # sampler name or a diffusers scheduler instance
+            prediction_type: str = "epsilon",  # what the model predicts (used when `scheduler` is a name)
+            ramp: str = "triangular",        # blend ramp in overlaps
+            seed: int = 0,
+            progress: bool = True,
+            out: str | os.PathLike | None = None,  # write the frames to this mp4
+            side_by_side_out: bool = False,  # write source | driver | output instead of the output alone
+            fps: float | None = None,        # None: the driver's frame rate (25 when unknown)
+            max_frames: int | None = None,   # use only the first frames of the driver
+            report: dict | None = None       # if given, filled with skipped frames, windows, timings
+           ) -> np.ndarray:                  # T x S x S x 3 uint8
+    "Animate `source_image` with the motion of `driving`, window by window; returns (and optionally writes) the frames."
+    import time, warnings
+    cfg = model.config
+    S = cfg.image_size
+    motion = check_kind(motion or cfg.motion)
+    if motion != cfg.motion:
+        raise ValueError(f"motion: the model was built for {cfg.motion!r} conditions, got motion={motion!r}")
+    get_context_scheduler(strategy)
+    if steps < 1: raise ValueError(f"steps: expected >= 1, got {steps}")
+    t0 = time.perf_counter(); times = {}
+    src = load_source(source_image, S, parser=parser, segmenter=segmenter, need_mask=cfg.fgbg)
+    drv = load_driver(driving, S, motion, parser, keep_rgb=side_by_side_out, max_frames=max_frames, progress=progress)
+    T = drv["num_frames"]; times["load"] = time.perf_counter() - t0
+    if drv["skipped"]:
+        warnings.warn(f"{drv['name']}: no face in {len(drv['skipped'])} of {T} frames {drv['skipped'][:20]}"
+                      f"{'...' if len(drv['skipped']) > 20 else ''}; their conditions were filled from neighbouring frames")
+    device = _model_device(model); ac = autocast_dtype(device)
+    model.eval()
+    amp = torch.autocast(device.type, dtype=ac) if ac is not None else torch.autocast("cpu", enabled=False)
+    t1 = time.perf_counter()
+    with torch.no_grad(), amp:
+        ref_rgb = to_pm1(img_to_tensor(src["rgb"]))[None].to(device)
+        ref_mask = None if src["mask"] is None else torch.from_numpy(src["mask"]).float()[None, None].to(device)
+        ref = model.reference(ref_rgb, ref_mask)                         # once per video
+        g = torch.Generator(device="cpu").manual_seed(int(seed))
+        x_T = torch.randn((T, *model.latent_shape()), generator=g).to(device)
+        sched = make_scheduler(scheduler, prediction_type=prediction_type) if isinstance(scheduler, str) else scheduler
+        n_win = len(get_context_scheduler(strategy)(T, window, overlap, 0))
+        bar = tqdm(total=steps * n_win, desc=f"denoising {T} frames ({strategy})", unit="window", disable=not progress)
+        stats = {}
+        frames = np.empty((T, S, S, 3), np.uint8)
+        decoded = []
+        def on_final(done, z0):  # decode frames as soon as they are finished (window-sized chunks)
+            t_ = time.perf_counter()
+            for k in range(0, len(done), window):
+                frames[done[k:k + window]] = tensor_to_img(from_pm1(model.from_latent(z0[k:k + window]).float()))
+            decoded.append(time.perf_counter() - t_)
+        windowed_sample(model, ref, _cond_fn(drv, motion, S, cfg.drop_skin, device, torch.float32), x_T, sched, steps,
+                        strategy, window, overlap, ramp, guidance, generator=g, pbar=bar, on_final=on_final, stats=stats)
+        bar.close(); del x_T
+        times["denoise"] = time.perf_counter() - t1 - sum(decoded); t2 = time.perf_counter()
+    times["decode"] = sum(decoded)
+    fps = fps or drv.get("fps") or 25.0
+    if out is not None:
+        if side_by_side_out: write_side_by_side(out, src["rgb"], driver_panel(drv, motion), frames, fps)
+        else: write_video(frames, out, fps=int(round(fps)))
+    times["total"] = time.perf_counter() - t0
+    if report is not None:
+        report.update(num_frames=T, skipped=drv["skipped"], driver=drv["name"], source=src["name"], strategy=strategy,
+                      window=window, overlap=overlap, steps=steps, guidance=guidance, windows_per_step=n_win,
+                      model_calls=stats["calls"], max_window_frames=stats["max_window_frames"], seconds=times,
+                      out=None if out is None else str(out), fps=fps)
+    return frames
