@@ -28,7 +28,7 @@ from .segmentation import get_segmenter
 # %% auto #0
 __all__ = ['VIDEO_EXTS', 'IMAGE_EXTS', 'VideoReadError', 'iter_frames', 'read_video', 'video_fps', 'FaceBoxDetector',
            'square_box', 'smooth_boxes', 'crop_matrix', 'crop_frame', 'affine_clip', 'mouth_clip', 'build_backends',
-           'analyse_video', 'list_sources', 'prepare']
+           'analyse_video', 'list_sources', 'add_eval_pairs', 'prepare']
 
 # %% ../nbs/05_prepare.ipynb #cceaeb31
 VIDEO_EXTS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
@@ -407,11 +407,28 @@ def _run_job(job: dict) -> dict:
         entry = write_clip(job["out"], job["id"], res["rgb"], res["parsing"], res["landmarks"], res["mask"],
                            job["identity"], job["split"], meta=meta)
     except (VideoReadError, NoFaceError, OSError, ValueError) as e:
-        reason = f"{'unreadable' if isinstance(e, (VideoReadError, OSError)) else 'no face'}: {e}"
+        kind = ("unreadable" if isinstance(e, (VideoReadError, OSError)) else
+                "no face" if isinstance(e, NoFaceError) else "error")
+        reason = f"{kind}: {e}"
         entry = failed_entry(job["id"], job["identity"], job["split"], reason)
         entry["meta"] = {"source": job["path"], "error": type(e).__name__}
     entry["meta"]["seconds"] = round(time.perf_counter() - t0, 3)
     return entry
+
+def add_eval_pairs(m: Manifest,          # the manifest to extend (not saved here)
+                   kinds: str = "self+cross"  # "self", "self+cross" or "none"
+                  ) -> int:                   # number of pairs after the update
+    "Add evaluation pairs over the ok clips of the test split (all ok clips when there is none)."
+    if kinds not in ("self", "self+cross", "none"): raise ValueError(f"pairs: expected 'self', 'self+cross' or 'none', got {kinds!r}")
+    if kinds == "none": return len(m.pairs)
+    ids = m.ok_ids("test") or m.ok_ids()
+    who = {c["id"]: c["identity"] for c in m.clips}
+    for i, c in enumerate(ids):
+        m.add_pair(c, c, c, "self")  # self-reenactment: reference from the clip, drive with the clip, compare to it
+        if kinds == "self+cross":
+            other = next((ids[(i + k) % len(ids)] for k in range(1, len(ids)) if who[ids[(i + k) % len(ids)]] != who[c]), None)
+            if other is not None: m.add_pair(c, other, None, "cross")  # no ground truth for real cross-reenactment
+    return len(m.pairs)
 
 def prepare(src: str | os.PathLike,        # a video file, or a folder of videos / image-sequence folders
             out: str | os.PathLike,        # the dataset folder to write (created; resumed if it exists)
@@ -429,6 +446,7 @@ def prepare(src: str | os.PathLike,        # a video file, or a folder of videos
             identity: str = "parent",      # "parent": first folder under src names the person; "stem": each video
             fps: float | None = None,      # frames per second for the manifest; None: the first video's
             retry_failed: bool = False,    # also redo clips listed as failed
+            pairs: str = "self+cross",     # evaluation pairs to list: "self", "self+cross" (other identity) or "none"
             parser_kw: dict | None = None, # extra arguments for the parser (e.g. {"model_path": ...} for facer)
             landmarks_kw: dict | None = None,
             segmenter_kw: dict | None = None,
@@ -439,6 +457,7 @@ def prepare(src: str | os.PathLike,        # a video file, or a folder of videos
     if not isinstance(workers, (int, np.integer)) or workers < 1: raise ValueError(f"workers: expected an int >= 1, got {workers!r}")
     if not 0 <= test_fraction <= 1: raise ValueError(f"test_fraction: expected a number in [0, 1], got {test_fraction!r}")
     if not 0 <= max_missing < 1: raise ValueError(f"max_missing: expected a number in [0, 1), got {max_missing!r}")
+    if pairs not in ("self", "self+cross", "none"): raise ValueError(f"pairs: expected 'self', 'self+cross' or 'none', got {pairs!r}")
     sources = list_sources(src, identity)
     if not sources: raise FileNotFoundError(f"src: no videos ({', '.join(VIDEO_EXTS)}) or image folders under {src}")
     out = Path(out)
@@ -470,6 +489,7 @@ def prepare(src: str | os.PathLike,        # a video file, or a folder of videos
             with mpr.get_context("spawn").Pool(min(workers, len(todo))) as pool:
                 for entry in pool.imap_unordered(_run_job, todo): record(entry)
     finally: bar.close()
+    add_eval_pairs(m, pairs); m.save()
     secs = time.perf_counter() - t0
     return {"ok": n_ok, "failed": n_failed, "skipped": skipped, "frames": n_frames, "seconds": round(secs, 3),
             "fps": round(n_frames / secs, 2) if secs > 0 and n_frames else 0.0, "manifest": str(m.path)}
