@@ -566,12 +566,17 @@ def _landmark_kernel(G, out):
 # %% ../nbs/02_synth.ipynb #adfd340a
 _POOLS = {}
 def _pool(k):
-    if k not in _POOLS: _POOLS[k] = ThreadPoolExecutor(k, thread_name_prefix="synth")
-    return _POOLS[k]
+    "A thread pool of k workers for this process (keyed by pid: a forked DataLoader worker must not reuse the parent's)."
+    key = (os.getpid(), k)
+    if key not in _POOLS: _POOLS[key] = ThreadPoolExecutor(k, thread_name_prefix="synth")
+    return _POOLS[key]
 
 def _render_threads() -> int:
-    "Threads the painter uses: `$VIVIDPORTRAITS_RENDER_THREADS`, else the number of CPUs."
-    return max(1, int(os.environ.get("VIVIDPORTRAITS_RENDER_THREADS") or os.cpu_count() or 1))
+    "Painter threads: `$VIVIDPORTRAITS_RENDER_THREADS`, else 1 inside a DataLoader worker, else the number of CPUs."
+    env = os.environ.get("VIVIDPORTRAITS_RENDER_THREADS")
+    if env: return max(1, int(env))
+    if torch.utils.data.get_worker_info() is not None: return 1
+    return max(1, os.cpu_count() or 1)
 
 def _backgrounds(background, N, S):
     "Background(s) as a (1 or N) x S x S x 3 float32 array from a dict, a list of N dicts, or image array(s)."
