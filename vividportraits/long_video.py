@@ -21,11 +21,11 @@ from .diffusion import cfg_denoiser, make_scheduler, sample
 from .motion import build_conditions, check_kind
 
 # %% auto #0
-__all__ = ['CONTEXT_SCHEDULERS', 'BLEND_RAMPS', 'STREAMING_SCHEDULERS', 'VIDEO_SUFFIXES', 'IMAGE_SUFFIXES', 'COND_KEYS',
-           'independent_schedule', 'overlap_schedule', 'cyclic_shift', 'cyclic_schedule', 'get_context_scheduler',
-           'edge_frames', 'blend_weights', 'plot_schedule', 'window_boundaries', 'windowed_denoiser', 'windowed_sample',
-           'fill_missing', 'center_square', 'iter_frames', 'video_fps', 'load_driver', 'load_source', 'side_by_side',
-           'driver_panel', 'write_side_by_side', 'animate']
+__all__ = ['CONTEXT_SCHEDULERS', 'BLEND_RAMPS', 'STREAMING_SCHEDULERS', 'COND_KEYS', 'ANALYSIS_SIZE', 'independent_schedule',
+           'overlap_schedule', 'cyclic_shift', 'cyclic_schedule', 'get_context_scheduler', 'edge_frames',
+           'blend_weights', 'plot_schedule', 'window_boundaries', 'windowed_denoiser', 'windowed_sample',
+           'fill_missing', 'center_square', 'face_boxes', 'load_driver', 'load_source', 'side_by_side', 'driver_panel',
+           'write_side_by_side', 'animate', 'animate_file']
 
 # %% ../nbs/12_long_video.ipynb #bd5738ea
 def _check_args(num_frames, window, overlap):
@@ -263,9 +263,6 @@ def windowed_sample(model,                        # video denoiser (see `windowe
     return x
 
 # %% ../nbs/12_long_video.ipynb #a3ad7f6a
-VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".gif", ".m4v")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
-
 def fill_missing(arrays: dict,        # key -> T x ... array (landmarks: T x 68 x 2; others copied from neighbours)
                  found: np.ndarray,   # T bool: True where the frame's analysis succeeded
                  name: str = "driver" # what the arrays came from, for the error
@@ -306,50 +303,34 @@ def center_square(img: np.ndarray,  # H x W x C (or H x W) image
     y = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
     return y[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy() if img.dtype == np.uint8 else y[0].permute(1, 2, 0).numpy()
 
-def iter_frames(path: str | os.PathLike  # a video file or a folder of images (sorted by name)
-               ):
-    "Yield the frames of a video file or image folder as H x W x 3 uint8 RGB, one at a time; clear errors naming the path."
-    import imageio.v2 as iio
-    path = Path(path)
-    if not path.exists(): raise FileNotFoundError(f"{path}: no such file or folder")
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files: raise ValueError(f"{path}: zero-length driver (no {'/'.join(IMAGE_SUFFIXES)} frames in the folder)")
-        for p in files:
-            try: im = iio.imread(p)
-            except Exception as e: raise ValueError(f"{p}: unreadable image ({e})") from e
-            yield _rgb(im, p)
-        return
-    try: reader = iio.get_reader(path, format="FFMPEG" if path.suffix.lower() != ".gif" else None)
-    except Exception as e: raise ValueError(f"{path}: unreadable video ({type(e).__name__}: {str(e)[:200]})") from e
-    n = 0
-    try:
-        while True:
-            try: im = reader.get_next_data()
-            except (IndexError, StopIteration): break
-            except Exception as e:
-                if n == 0: raise ValueError(f"{path}: unreadable video ({type(e).__name__}: {str(e)[:200]})") from e
-                break  # a truncated file: keep the frames read so far
-            n += 1
-            yield _rgb(im, path)
-    finally: reader.close()
-    if n == 0: raise ValueError(f"{path}: zero-length driver (the video has no frames)")
-
-def _rgb(im, path) -> np.ndarray:
+def _rgb(im, name) -> np.ndarray:
+    "H x W x 3 uint8 RGB from an image array (grey stacked, alpha dropped); errors name the input."
     im = np.asarray(im)
+    if im.dtype != np.uint8: raise ValueError(f"{name}: expected an 8-bit image, got {im.dtype}")
     if im.ndim == 2: im = np.stack([im] * 3, -1)
-    if im.ndim != 3 or im.shape[-1] not in (3, 4): raise ValueError(f"{path}: expected an RGB image, got shape {im.shape}")
-    if im.dtype != np.uint8: raise ValueError(f"{path}: expected 8-bit frames, got {im.dtype}")
+    if im.ndim != 3 or im.shape[-1] not in (3, 4): raise ValueError(f"{name}: expected an RGB image, got shape {im.shape}")
     return np.ascontiguousarray(im[..., :3])
 
-def video_fps(path: str | os.PathLike, default: float = 25.0) -> float:
-    "Frame rate of a video file (default for folders or when unknown)."
-    path = Path(path)
-    if path.is_dir(): return default
+def face_boxes(path: str | os.PathLike,      # video file or image folder
+               max_frames: int | None = None,
+               margin: float = 0.5,          # crop margin, as in `prepare` (side = (1 + 2m) x face size)
+               sigma: float = 2.0,           # temporal smoothing of the boxes, in frames
+               progress: bool = True
+              ) -> tuple[np.ndarray, np.ndarray]:  # T x 3 smoothed (cx, cy, side), T bool detected
+    "First pass over a driving video: MediaPipe face boxes per frame (streamed), gaps filled and smoothed like `prepare`."
+    from vividportraits.prepare import FaceBoxDetector, iter_frames, smooth_boxes, square_box
+    det = FaceBoxDetector(); boxes = []
     try:
-        import imageio.v2 as iio
-        with iio.get_reader(path, format="FFMPEG") as r: return float(r.get_meta_data().get("fps") or default)
-    except Exception: return default
+        for f in tqdm(iter_frames(path, max_frames), desc=f"{Path(path).name}: faces", unit="frame", leave=False,
+                      disable=not progress):
+            d = det(f)
+            boxes.append(square_box(d[0], margin) if len(d) else np.full(3, np.nan, np.float32))
+    finally: det.close()
+    boxes = np.array(boxes, np.float32).reshape(-1, 3)
+    ok = np.isfinite(boxes).all(1)
+    if len(boxes) == 0: raise ValueError(f"{path}: zero-length driver (no frames)")
+    if not ok.any(): raise ValueError(f"{path}: no face found in any of its {len(boxes)} frames")
+    return smooth_boxes(boxes, sigma), ok
 
 # %% ../nbs/12_long_video.ipynb #e6982484
 COND_KEYS = ("parsing", "landmarks", "rgb")
@@ -389,29 +370,34 @@ def _precomputed(driving, motion: str, size: int, name: str) -> dict:
     arrays = _resize_arrays(arrays, size, name)
     return _fill(arrays, found, motion, name)
 
+ANALYSIS_SIZE = 256
+"Side in pixels of the face crops the parsers / landmark detectors see (results are then resized to S)."
+
 def load_driver(driving,                          # video file, frame folder, dataset clip .npz, or dict of arrays
                 size: int,                        # S, the model's image size
                 motion: str = "parsing",          # which condition to extract: "parsing", "landmarks" or "rgb"
                 parser="mediapipe",               # parser / landmark backend name (or a FaceParser / Landmarker instance)
                 keep_rgb: bool = True,            # also keep the S x S driver frames (side-by-side videos, rgb motion)
                 max_frames: int | None = None,    # stop after this many frames (None: all)
+                crop: str = "face",               # videos: "face" (detected, smoothed boxes as in `prepare`) or "center"
                 progress: bool = True,
                 name: str | None = None           # how errors name the driver (default: its path, or "driver")
-               ) -> dict:                         # motion arrays at size S, `rgb`, `skipped`, `num_frames`, `fps`, `name`
+               ) -> dict:                         # motion arrays at size S, `rgb`, `skipped`, `num_frames`, `fps`, `name`, `size`
     "Driving conditions at size S from any kind of driver; frames where no face is found are filled from neighbours and listed in `skipped`."
-    from vividportraits.parsing import NoFaceError, get_parser, get_landmarker
     if motion not in COND_KEYS: raise ValueError(f"motion: unknown kind {motion!r}; expected one of {COND_KEYS}")
+    if crop not in ("face", "center"): raise ValueError(f"crop: expected 'face' or 'center', got {crop!r}")
     if isinstance(driving, (str, os.PathLike)):
+        from vividportraits.prepare import video_fps
         path = Path(driving); name = name or str(path)
-        if path.suffix == ".npz" and path.is_file():
+        if path.suffix == ".npz":
+            if not path.is_file(): raise FileNotFoundError(f"{name}: no such clip file")
             try:
                 with np.load(path) as z: arrays = {k: z[k] for k in z.files}
             except Exception as e: raise ValueError(f"{name}: unreadable clip file ({e})") from e
-            out = _precomputed(arrays, motion, size, name)
+            out = _precomputed(arrays, motion, size, name); out["fps"] = 25.0
         else:
-            out = _analyse_frames(iter_frames(path), motion, size, parser, keep_rgb, max_frames, progress, name, NoFaceError,
-                                  get_parser, get_landmarker)
-        out["fps"] = video_fps(path) if not path.suffix == ".npz" else 25.0
+            out = _analyse_video(path, motion, size, parser, keep_rgb, max_frames, crop, progress, name)
+            out["fps"] = video_fps(path)
     elif isinstance(driving, dict):
         name = name or "driver"
         out = _precomputed(driving, motion, size, name); out["fps"] = float(driving.get("fps", 25.0))
@@ -425,40 +411,40 @@ def load_driver(driving,                          # video file, frame folder, da
     out["name"], out["size"] = name, size
     return out
 
-def _analyse_frames(frames, motion, size, parser, keep_rgb, max_frames, progress, name, NoFaceError, get_parser, get_landmarker):
-    "Stream frames: centred square, face analysis at native resolution, compact results at S."
-    analyse = None
+def _analyser(motion, parser, name):
+    "image -> parsing map / landmarks (raises NoFaceError), or None for rgb motion."
+    from vividportraits.parsing import get_parser, get_landmarker
+    if motion == "rgb": return None
+    if parser == "synth" or getattr(parser, "name", None) == "synth":
+        raise ValueError(f"{name}: the 'synth' backend passes known ground truth through; give SynthPortraits conditions "
+                         "as a dataset clip (.npz) or a dict of arrays instead of a video")
     if motion == "parsing":
-        if parser == "synth" or getattr(parser, "name", None) == "synth":
-            raise ValueError(f"{name}: the 'synth' parser passes known maps through; give SynthPortraits ground truth as "
-                             "a dataset clip (.npz) or a dict of arrays instead of a video")
-        p = get_parser(parser, static=False) if isinstance(parser, str) and parser == "mediapipe" else (
-            get_parser(parser) if isinstance(parser, str) else parser)
-        analyse = p.parse
-    elif motion == "landmarks":
-        if parser == "synth": raise ValueError(f"{name}: the 'synth' landmarker needs ground truth; pass a .npz clip or a dict")
-        lm = get_landmarker(parser, static=False) if parser == "mediapipe" else (
-            get_landmarker(parser) if isinstance(parser, str) else parser)
-        analyse = lm.detect
+        if not isinstance(parser, str): return parser.parse
+        return (get_parser(parser, static=False) if parser == "mediapipe" else get_parser(parser)).parse
+    if not isinstance(parser, str): return parser.detect
+    return (get_landmarker(parser, static=False) if parser == "mediapipe" else get_landmarker(parser)).detect
+
+def _analyse_video(path, motion, size, parser, keep_rgb, max_frames, crop, progress, name):
+    "Stream a video twice (face boxes, then crops): analysis on ANALYSIS_SIZE crops, compact results at S."
+    from vividportraits.parsing import NoFaceError
+    from vividportraits.prepare import crop_frame, iter_frames
+    analyse = _analyser(motion, parser, name)
+    A = max(size, ANALYSIS_SIZE)
+    boxes = face_boxes(path, max_frames, progress=progress)[0] if crop == "face" else None
     conds, rgbs, found = [], [], []
-    bar = tqdm(frames, desc=f"driver {Path(name).name}", unit="frame", disable=not progress, leave=False)
-    for i, frame in enumerate(bar):
-        if max_frames is not None and i >= max_frames: break
-        sq = center_square(frame)
-        s = sq.shape[0]
-        small = center_square(sq, size)
+    for i, frame in enumerate(tqdm(iter_frames(path, max_frames), total=None if boxes is None else len(boxes),
+                                   desc=f"{Path(name).name}: conditions", unit="frame", disable=not progress, leave=False)):
+        big = crop_frame(frame, boxes[i], A) if boxes is not None else center_square(frame, A)
+        small = center_square(big, size)
         if keep_rgb or motion == "rgb": rgbs.append(small)
         if analyse is None: found.append(True); continue
-        try:
-            r = analyse(sq); ok = True
-        except NoFaceError:
-            r, ok = None, False
+        try: r, ok = analyse(big), True
+        except NoFaceError: r, ok = None, False
         found.append(ok)
         if motion == "parsing":
             conds.append(center_square(np.asarray(r, np.uint8), size) if ok else np.zeros((size, size), np.uint8))
         else:
-            conds.append(np.asarray(r, np.float32) * (size / s) if ok else np.full((68, 2), np.nan, np.float32))
-    bar.close()
+            conds.append(np.asarray(r, np.float32) * (size / A) if ok else np.full((68, 2), np.nan, np.float32))
     T = len(found)
     if T == 0: raise ValueError(f"{name}: zero-length driver (no frames)")
     arrays = {}
@@ -486,6 +472,7 @@ def load_source(source,                   # image path, H x W x 3 uint8 array, o
                 parser="mediapipe",       # face check backend (name or FaceParser); "synth"/None: no check
                 segmenter="mediapipe",    # person-mask backend (name or callable image -> H x W mask), for fgbg models
                 need_mask: bool = True,   # compute the person mask
+                crop: str = "face",       # "face": square around the detected face (as `prepare` crops); "center"
                 name: str | None = None   # how errors name the source
                ) -> dict:                 # `rgb` S x S x 3 uint8, `mask` S x S uint8 or None, `name`
     "The source portrait at size S with its person mask; errors name the file when it is unreadable or has no face."
@@ -508,15 +495,28 @@ def load_source(source,                   # image path, H x W x 3 uint8 array, o
         name = name or "source"; img = _rgb(source, name)
     else:
         raise TypeError(f"source: expected an image path, an array or a dict, got {type(source).__name__}")
-    sq = center_square(img)
-    if parser is not None and parser != "synth" and getattr(parser, "name", None) != "synth":
+    check = parser is not None and parser != "synth" and getattr(parser, "name", None) != "synth"
+    if crop not in ("face", "center"): raise ValueError(f"crop: expected 'face' or 'center', got {crop!r}")
+    if check and crop == "face":
+        from vividportraits.prepare import FaceBoxDetector, crop_frame, square_box
+        det = FaceBoxDetector()
+        try: boxes = det(img)
+        finally: det.close()
+        if not len(boxes): raise ValueError(f"{name}: no face found in the source image (MediaPipe face detection)")
+        box = square_box(boxes[0])
+        sq = crop_frame(img, box, max(size, ANALYSIS_SIZE))
+        if mask is not None:
+            mask = crop_frame(np.repeat(np.asarray(mask, np.uint8)[..., None], 3, -1), box, sq.shape[0], border="constant")[..., 0]
+    else:
+        sq = center_square(img)
+        if mask is not None: mask = center_square(np.asarray(mask, np.uint8))
+    if check:
         from vividportraits.parsing import NoFaceError, get_parser
         p = get_parser(parser) if isinstance(parser, str) else parser
         try: p(sq)
         except NoFaceError as e: raise ValueError(f"{name}: no face found in the source image ({e})") from e
     if mask is None and need_mask: mask = _segment(segmenter, sq)
-    elif mask is not None: mask = center_square(mask)
-    return {"rgb": center_square(sq, size), "mask": None if mask is None else center_square(mask.astype(np.uint8), size),
+    return {"rgb": center_square(sq, size), "mask": None if mask is None else center_square(np.asarray(mask, np.uint8), size),
             "name": name}
 
 # %% ../nbs/12_long_video.ipynb #d3742c40
@@ -577,6 +577,7 @@ def animate(model,                           # a VividPortraitsModel (its config
             side_by_side_out: bool = False,  # write source | driver | output instead of the output alone
             fps: float | None = None,        # None: the driver's frame rate (25 when unknown)
             max_frames: int | None = None,   # use only the first frames of the driver
+            crop: str = "face",              # real images/videos: "face" (detected square, as `prepare`) or "center"
             report: dict | None = None       # if given, filled with skipped frames, windows, timings
            ) -> np.ndarray:                  # T x S x S x 3 uint8
     "Animate `source_image` with the motion of `driving`, window by window; returns (and optionally writes) the frames."
@@ -589,8 +590,9 @@ def animate(model,                           # a VividPortraitsModel (its config
     get_context_scheduler(strategy)
     if steps < 1: raise ValueError(f"steps: expected >= 1, got {steps}")
     t0 = time.perf_counter(); times = {}
-    src = load_source(source_image, S, parser=parser, segmenter=segmenter, need_mask=cfg.fgbg)
-    drv = load_driver(driving, S, motion, parser, keep_rgb=side_by_side_out, max_frames=max_frames, progress=progress)
+    src = load_source(source_image, S, parser=parser, segmenter=segmenter, need_mask=cfg.fgbg, crop=crop)
+    drv = load_driver(driving, S, motion, parser, keep_rgb=side_by_side_out, max_frames=max_frames, crop=crop,
+                      progress=progress)
     T = drv["num_frames"]; times["load"] = time.perf_counter() - t0
     if drv["skipped"]:
         warnings.warn(f"{drv['name']}: no face in {len(drv['skipped'])} of {T} frames {drv['skipped'][:20]}"
@@ -632,3 +634,40 @@ def animate(model,                           # a VividPortraitsModel (its config
                       model_calls=stats["calls"], max_window_frames=stats["max_window_frames"], seconds=times,
                       out=None if out is None else str(out), fps=fps)
     return frames
+
+# %% ../nbs/12_long_video.ipynb #0a1f99fe
+def animate_file(checkpoint,                       # checkpoint or run folder, or a (model, TrainConfig) pair already loaded
+                 source: str | os.PathLike,        # source portrait image
+                 driver: str | os.PathLike,        # driving video, frame folder or dataset clip (.npz)
+                 out: str | os.PathLike,           # output .mp4
+                 side_by_side: bool = False,       # write source | driver | output
+                 strategy: str = "cyclic",         # "independent", "overlap" or "cyclic"
+                 window: int = 16,                 # F
+                 overlap: int = 4,                 # O
+                 steps: int = 25,                  # DDIM steps
+                 guidance: float = 1.0,            # classifier-free guidance scale
+                 sampler: str = "ddim",            # diffusion.SCHEDULERS name
+                 parser: str = "mediapipe",        # face backend ("synth" for .npz ground truth)
+                 segmenter: str = "mediapipe",     # person-mask backend (fgbg models)
+                 crop: str = "face",               # "face" or "center"
+                 seed: int = 0,
+                 max_frames: int | None = None,    # only the first frames of the driver
+                 fps: float | None = None,         # output frame rate (default: the driver's)
+                 device: str | None = None,        # "cuda", "cpu", ... (default: best available)
+                 progress: bool = True
+                ) -> dict:                         # the report (also written to out with suffix .json)
+    "Animate `source` with `driver` using a trained checkpoint; write the mp4 and its JSON report."
+    from vividportraits.core import get_device, save_json
+    out = Path(out)
+    if out.suffix.lower() != ".mp4": raise ValueError(f"out: expected an .mp4 path, got {out}")
+    if isinstance(checkpoint, tuple): model, tcfg = checkpoint
+    else:
+        from vividportraits.train import load_checkpoint  # the checkpoint format belongs to train
+        model, tcfg = load_checkpoint(checkpoint, device=get_device(device))
+    rep = {"checkpoint": None if isinstance(checkpoint, tuple) else str(checkpoint)}
+    animate(model, source, driver, strategy=strategy, window=window, overlap=overlap, steps=steps, guidance=guidance,
+            parser=parser, segmenter=segmenter, scheduler=sampler, prediction_type=tcfg.prediction_type, seed=seed,
+            progress=progress, out=out, side_by_side_out=side_by_side, fps=fps, max_frames=max_frames, crop=crop,
+            report=rep)
+    save_json(rep, out.with_suffix(".json"))
+    return rep
