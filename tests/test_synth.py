@@ -72,3 +72,29 @@ def test_other_config_refused(tmp_path):
     synth.generate_dataset(tmp_path, **CFG)
     with pytest.raises(ValueError, match="another synth config"):
         synth.generate_dataset(tmp_path, **{**CFG, "frames": 4})
+
+
+def test_without_numba_same_frames(tmp_path):
+    """numba is optional: without it the painter runs as plain Python and gives the same frames (slowly)."""
+    code = textwrap.dedent(f"""
+        import sys, warnings
+        sys.modules["numba"] = None  # import numba -> ImportError
+        import numpy as np
+        from vividportraits import synth
+        assert not synth.HAVE_NUMBA
+        rng = np.random.default_rng(0)
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            r = synth.render(synth.sample_identity(rng, 2), synth.expression_preset("surprise"), synth.neutral_pose(),
+                             synth.sample_background(rng), 32)
+        assert any("numba is not installed" in str(x.message) for x in w)
+        np.savez({str(tmp_path / "py.npz")!r}, **r)
+    """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rng = np.random.default_rng(0)
+    ref = synth.render(synth.sample_identity(rng, 2), synth.expression_preset("surprise"), synth.neutral_pose(),
+                       synth.sample_background(rng), 32)
+    py = np.load(tmp_path / "py.npz")
+    for k in ref:
+        assert np.abs(py[k].astype(float) - ref[k]).max() <= (1 if k == "rgb" else 1e-3), k

@@ -292,9 +292,16 @@ def frame_geometry(identity: np.ndarray,    # N x len(IDENTITY_FACTORS)
     return g
 
 # %% ../nbs/02_synth.ipynb #422a8bdd
-import numba
-from numba import njit
 from concurrent.futures import ThreadPoolExecutor
+try:
+    from numba import njit
+    HAVE_NUMBA = True
+except ImportError:  # the same code runs as plain Python: identical frames, about 100 x slower
+    HAVE_NUMBA = False
+    def njit(*args, **kwargs):
+        "Stand-in for numba.njit when numba is not installed."
+        if args and callable(args[0]): return args[0]
+        return lambda f: f
 
 _JIT = dict(cache="__file__" in globals(), fastmath=True, nogil=True)  # notebooks cannot cache; the module can
 
@@ -564,7 +571,7 @@ def _landmark_kernel(G, out):
             _to_px(p, TI[j] * p[_MW], v, 0.75, o, 60 + j)
 
 # %% ../nbs/02_synth.ipynb #adfd340a
-_POOLS = {}
+_POOLS, _WARNED = {}, []
 def _pool(k):
     "A thread pool of k workers for this process (keyed by pid: a forked DataLoader worker must not reuse the parent's)."
     key = (os.getpid(), k)
@@ -609,6 +616,9 @@ def render(identity: np.ndarray,    # N x len(IDENTITY_FACTORS) (or one row, bro
     if (np.abs(P[:, [POSE_FACTORS.index("yaw"), POSE_FACTORS.index("pitch")]]) >= 1.2).any():
         raise ValueError("pose: expected |yaw| and |pitch| < 1.2 rad (the 2.5D model needs cos > 0)")
     S = int(size)
+    if not HAVE_NUMBA and not _WARNED:
+        import warnings; warnings.warn("numba is not installed: SynthPortraits renders in plain Python (about 100 x slower); "
+                                       "`pip install numba` for the compiled painter", RuntimeWarning); _WARNED.append(1)
     G = frame_geometry(I, E, P, S)
     bg = _backgrounds(background, N, S)
     rgb = np.empty((N, S, S, 3), np.uint8); lab = np.empty((N, S, S), np.uint8); msk = np.empty((N, S, S), np.uint8)
