@@ -65,14 +65,17 @@ def _cmd_synth(args) -> int:
 def _cmd_prepare(args) -> int:
     "Turn talking-face videos into the kit's dataset format."
     from vividportraits.prepare import prepare
+    parser_kw = {k: v for k, v in (("model_path", args.model_path), ("detector_path", args.detector_path)) if v}
     res = prepare(args.src, args.out, parser=args.parser, landmarks=args.landmarks, segmenter=args.segmenter,
-                  size=args.size, workers=args.workers, max_frames=args.max_frames, test_fraction=args.test_fraction,
-                  retry_failed=args.retry_failed)
+                  size=args.size, workers=args.workers, margin=args.margin, max_frames=args.max_frames,
+                  detect_every=args.detect_every, test_fraction=args.test_fraction, identity=args.identity,
+                  pairs=args.pairs, retry_failed=args.retry_failed, parser_kw=parser_kw or None)
     print(json.dumps(res, indent=2, default=str))
     from vividportraits.dataset import Manifest
-    for c in Manifest.load(args.out).clips:
+    man = Manifest.load(args.out)
+    for c in man.clips:
         if c.get("status") != "ok": print(f"  failed {c['id']}: {c.get('reason')}")
-    return 0
+    return 0 if man.ok_ids() else 1
 
 def _cmd_evaluate(args) -> int:
     "Score an output video against ground truth / source / driver."
@@ -113,6 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=1, help="parallel worker processes")
     s.add_argument("--max-frames", type=int, default=None, help="use at most this many frames per video")
     s.add_argument("--test-fraction", type=float, default=0.0, help="fraction of identities in the test split")
+    s.add_argument("--margin", type=float, default=0.5, help="crop side = (1 + 2 margin) x the face box")
+    s.add_argument("--detect-every", type=int, default=2, help="run the face detector every N frames")
+    s.add_argument("--identity", default="parent", choices=["parent", "stem"],
+                   help="parent: the first folder under SRC names the person; stem: each video is a person")
+    s.add_argument("--pairs", default="self+cross", choices=["self+cross", "self", "none"], help="evaluation pairs to list")
+    s.add_argument("--model-path", default=None, help="facer: local farl/lapa/448 TorchScript file")
+    s.add_argument("--detector-path", default=None, help="facer: local RetinaFace weights file")
     s.add_argument("--retry-failed", action="store_true", help="also redo clips listed as failed")
     s.set_defaults(func=_cmd_prepare)
     s = sub.add_parser("evaluate", help="identity/expression similarity, SSIM, PSNR, LPIPS and seams of an output video")
