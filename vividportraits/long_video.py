@@ -396,6 +396,7 @@ def load_driver(driving,                          # video file, frame folder, da
             except Exception as e: raise ValueError(f"{name}: unreadable clip file ({e})") from e
             out = _precomputed(arrays, motion, size, name); out["fps"] = 25.0
         else:
+            if not path.exists(): raise FileNotFoundError(f"{name}: no such file or folder")
             out = _analyse_video(path, motion, size, parser, keep_rgb, max_frames, crop, progress, name)
             out["fps"] = video_fps(path)
     elif isinstance(driving, dict):
