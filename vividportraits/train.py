@@ -525,8 +525,10 @@ def train(cfg: TrainConfig  # the run's configuration
             t_log, n_log, loss_acc = now, 0, 0.0
         if step % cfg.ckpt_every == 0 and step < cfg.steps: checkpoint()
         if cfg.sample_every > 0 and step % cfg.sample_every == 0 and step < cfg.steps: previews(f"step-{step:08d}")
-        if cfg.max_minutes is not None and (time.perf_counter() - t_start) / 60 > cfg.max_minutes:
-            stopped = True; break
+        if cfg.max_minutes is not None:
+            over = torch.tensor([float((time.perf_counter() - t_start) / 60 > cfg.max_minutes)], device=dev)
+            if acc.num_processes > 1: over = acc.reduce(over, "max")   # every process stops at the same step
+            if over.item() > 0: stopped = True; break
     bar.close()
     final = checkpoint()
     if cfg.sample_every >= 0: previews(f"step-{step:08d}")
