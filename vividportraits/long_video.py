@@ -590,6 +590,8 @@ def animate(model,                           # a VividPortraitsModel (its config
         raise ValueError(f"motion: the model was built for {cfg.motion!r} conditions, got motion={motion!r}")
     get_context_scheduler(strategy)
     if steps < 1: raise ValueError(f"steps: expected >= 1, got {steps}")
+    if cfg.temporal and window > cfg.max_frames:
+        raise ValueError(f"window: {window} frames exceed the {cfg.max_frames} the model's temporal layers encode")
     t0 = time.perf_counter(); times = {}
     src = load_source(source_image, S, parser=parser, segmenter=segmenter, need_mask=cfg.fgbg, crop=crop)
     drv = load_driver(driving, S, motion, parser, keep_rgb=side_by_side_out, max_frames=max_frames, crop=crop,
