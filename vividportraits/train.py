@@ -303,7 +303,9 @@ def generate(model: nn.Module,                      # a VividPortraitsModel
     p = next(model.parameters()); dev = p.device
     cond, ref_rgb = cond.to(dev), ref_rgb.to(dev)
     ref = model.reference(to_pm1(ref_rgb), None if ref_mask is None or not model.config.fgbg else ref_mask.to(dev))
-    sched = make_scheduler(sampler, prediction_type)
+    # pixel-space latents (pixel-unshuffle) live in [-1, 1]: clip the predicted x0 there (DDPM/DDIM), which keeps
+    # early-training samples from exploding at t ~ T where x0 = (x_t - sqrt(1 - abar) eps) / sqrt(abar) amplifies errors
+    sched = make_scheduler(sampler, prediction_type, clip_sample=model.config.latent == "unshuffle")
     shape = (cond.shape[0], *model.latent_shape(cond.shape[-1]))
     g = torch.Generator().manual_seed(seed)
     x_T = torch.randn(shape, generator=g).to(dev)
@@ -438,6 +440,8 @@ def train(cfg: TrainConfig  # the run's configuration
                                                 acc.process_index),
         num_workers=cfg.num_workers, pin_memory=dev.type == "cuda", persistent_workers=False)
     preview_idx = np.linspace(0, len(samples) - 1, min(cfg.num_preview, len(samples))).astype(int)
+    preview_samples = TrainingSamples(base, cfg.motion, mcfg.image_size, None, drop_skin=cfg.drop_skin,
+                                      clips=cfg.stage == 2)   # previews show unscaled conditions
     fwd = _TrainForward(model)
     fwd, opt = acc.prepare(fwd, opt)
 
@@ -456,7 +460,7 @@ def train(cfg: TrainConfig  # the run's configuration
     def previews(tag: str):
         if not main or cfg.sample_every < 0: return
         m = ema if ema is not None else acc.unwrap_model(fwd).model
-        items = [samples[(int(i), 0)] for i in preview_idx]
+        items = [preview_samples[(int(i), 0)] for i in preview_idx]
         b = {k: torch.stack([it[k] for it in items]) for k in items[0]}
         if cfg.stage == 2:  # first frames of each clip, shown as frames
             b = {k: (v[:, 0] if k in ("rgb", "cond") else v) for k, v in b.items()}
