@@ -37,7 +37,7 @@ class ModelConfig:
     vae_channels: int = 4                   # latent channels of the VAE (latent="vae")
     vae_scaling_factor: float = 0.18215     # SD-1.5's latent scale (latent="vae")
     vae_block_out_channels: tuple = (128, 256, 512, 512)  # VAE widths when built from scratch (SD-1.5's)
-    block_out_channels: tuple = (32, 64, 64)  # UNet widths per resolution level
+    block_out_channels: tuple = (24, 48, 64)  # UNet widths per resolution level
     down_block_types: tuple = ("DownBlock2D", "DownBlock2D", "CrossAttnDownBlock2D")  # diffusers block names
     up_block_types: tuple = ("CrossAttnUpBlock2D", "UpBlock2D", "UpBlock2D")          # mirror of down_block_types
     layers_per_block: int = 1               # resnet (+ transformer) layers per level
@@ -325,7 +325,8 @@ class VividPortraitsModel(nn.Module):
                 self.vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=cfg.vae_channels,
                                          block_out_channels=tuple(cfg.vae_block_out_channels), layers_per_block=2,
                                          down_block_types=("DownEncoderBlock2D",) * n,
-                                         up_block_types=("UpDecoderBlock2D",) * n, sample_size=cfg.image_size)
+                                         up_block_types=("UpDecoderBlock2D",) * n, sample_size=cfg.image_size,
+                                         norm_num_groups=math.gcd(32, *cfg.vae_block_out_channels))
             self.vae.requires_grad_(False).eval()
             if self.vae.config.latent_channels != c:
                 raise ValueError(f"vae_channels: config says {c}, the VAE has {self.vae.config.latent_channels}")
