@@ -4,7 +4,8 @@ Usage: .venv/bin/python benchmarks/bench_model.py [--preset tiny] [--batch 8] [-
 
 One step = reference(ref, mask) + forward + MSE loss + backward + AdamW step, exactly what a stage-1 training step
 does (the noising is a cheap linear mix here). Other processes share the cores: the load average is printed beside
-every figure. OMP_WAIT_POLICY=PASSIVE is set before torch is imported because 2 spinning OpenMP threads on 2 busy
+every figure, and the CPU time per step (process time, all threads), which other processes barely change: with
+`--threads 1` its inverse is the step rate of one unshared core. OMP_WAIT_POLICY=PASSIVE is set before torch is imported because 2 spinning OpenMP threads on 2 busy
 cores can slow small kernels down by orders of magnitude.
 """
 import os
@@ -48,14 +49,17 @@ def bench(preset: str = "tiny", batch: int = 8, steps: int = 20, warmup: int = 3
     for _ in range(warmup): step()
     load0 = os.getloadavg()
     times = []
+    c0 = time.process_time()
     for _ in range(steps):
         t0 = time.perf_counter(); step(); times.append(time.perf_counter() - t0)
+    cpu_s = (time.process_time() - c0) / steps  # CPU seconds per step, all threads: barely affected by other load
     load1 = os.getloadavg()
     times.sort()
     n = m.count_parameters()
     return {"preset": preset, "batch": batch, "threads": threads, "fgbg": fgbg, "motion": motion, "temporal": temporal,
             "steps": steps, "steps_per_s_mean": steps / sum(times), "steps_per_s_median": 1 / times[len(times) // 2],
             "steps_per_s_best": 1 / times[0], "samples_per_s_mean": batch * steps / sum(times),
+            "cpu_s_per_step": cpu_s, "steps_per_cpu_s": 1 / cpu_s,
             "params_total": n["total"], "params_trainable": n["trainable"], "params": n,
             "loadavg_before": load0, "loadavg_after": load1, "cpu_count": os.cpu_count(),
             "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")}
@@ -80,6 +84,8 @@ def main(argv=None):
           f"image_encoder {p['image_encoder'] / 1e6:.3f}, temporal {p['temporal'] / 1e6:.3f})")
     print(f"train steps/s: mean {r['steps_per_s_mean']:.2f}, median {r['steps_per_s_median']:.2f}, "
           f"best {r['steps_per_s_best']:.2f} ({r['samples_per_s_mean']:.1f} samples/s)")
+    print(f"CPU time per step {r['cpu_s_per_step']:.3f} s (all threads) -> {r['steps_per_cpu_s']:.2f} steps per CPU-second; "
+          f"with 1 thread this is the step rate of one unshared core")
     print(f"load average before/after: {r['loadavg_before'][0]:.2f} / {r['loadavg_after'][0]:.2f} "
           f"on {r['cpu_count']} cores (shared with other processes: figures are lower bounds when load > threads)")
     if a.out:

@@ -49,7 +49,8 @@ class ModelConfig:
     guider_channels: tuple = (16, 32)       # PoseGuider widths; needs 2^(len-1) >= the image->latent factor
     fgbg: bool = True                       # ReferenceNet sees the foreground; background + mask enter the denoiser
     reference_net: bool = True              # use the ReferenceNet (False: reference only via image tokens / bg)
-    image_encoder: str = "conv"             # "conv" (small learned encoder) or "clip" (needs pretrained_path/image_encoder)
+    image_encoder: str = "conv"             # "conv" (small learned encoder), "clip" (needs pretrained_path/image_encoder) or
+                                            # "auto" (clip when pretrained_path has an image_encoder/ folder, else conv)
     image_tokens: int = 4                   # tokens from the conv image encoder (a square number)
     image_encoder_width: int = 32           # base width of the conv image encoder
     temporal: bool = False                  # add temporal attention layers (stage 2, video)
@@ -77,8 +78,8 @@ class ModelConfig:
         "Raise a clear error for inconsistent settings; return self."
         if self.latent not in ("unshuffle", "vae"):
             raise ValueError(f"latent: expected 'unshuffle' or 'vae', got {self.latent!r}")
-        if self.image_encoder not in ("conv", "clip"):
-            raise ValueError(f"image_encoder: expected 'conv' or 'clip', got {self.image_encoder!r}")
+        if self.image_encoder not in ("conv", "clip", "auto"):
+            raise ValueError(f"image_encoder: expected 'conv', 'clip' or 'auto', got {self.image_encoder!r}")
         if self.image_size % (self.downscale * 2 ** (len(self.block_out_channels) - 1)):
             raise ValueError(f"image_size: {self.image_size} must be divisible by the latent factor {self.downscale} "
                              f"times the UNet's {2 ** (len(self.block_out_channels) - 1)}")
@@ -107,8 +108,8 @@ PRESETS: dict[str, ModelConfig] = {
         down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
         up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
         layers_per_block=2, attention_head_dim=8, cross_attention_dim=768, norm_num_groups=32,
-        guider_channels=(16, 32, 64, 128), image_tokens=16, image_encoder_width=64, temporal_heads=8,
-        max_frames=32),
+        guider_channels=(16, 32, 64, 128), image_encoder="auto", image_tokens=16, image_encoder_width=64,
+        temporal_heads=8, max_frames=32),
 }
 
 def get_preset(name: str,   # "tiny", "small" or "sd15"
@@ -189,7 +190,11 @@ class ClipImageEncoder(nn.Module):
     "Frozen CLIP image encoder (transformers `CLIPVisionModelWithProjection`): `B x 3 x H x W` in [-1, 1] -> `B x 1 x D`."
     def __init__(self, path: str | Path):  # a folder with config.json + model.safetensors
         super().__init__()
-        from transformers import CLIPVisionModelWithProjection
+        try:
+            from transformers import CLIPVisionModelWithProjection
+        except ImportError as e:
+            raise ImportError("image_encoder: the CLIP image encoder needs the `transformers` package "
+                              "(pip install transformers), or use image_encoder='conv'") from e
         self.clip = CLIPVisionModelWithProjection.from_pretrained(str(path)).requires_grad_(False).eval()
         size = self.clip.config.image_size
         self.size = (size, size) if isinstance(size, int) else tuple(size)
@@ -350,7 +355,8 @@ class VividPortraitsModel(nn.Module):
         self.unet.conv_in.register_forward_hook(self._add_guide)
         self._guide, self._num_frames = None, 1
         # reference image tokens
-        if cfg.image_encoder == "clip":
+        use_clip = cfg.image_encoder == "clip" or (cfg.image_encoder == "auto" and pre and pre["image_encoder"])
+        if use_clip:
             if not (pre and pre["image_encoder"]):
                 raise FileNotFoundError("image_encoder='clip': no CLIP weights found; " +
                                         PRETRAINED_LAYOUT.format(path=cfg.pretrained_path))
