@@ -111,3 +111,18 @@ def test_cpu_gpu_agree():
     for f in (M.psnr, M.ssim, M.lpips_distance):
         c, g = f(y, x), f(y.cuda(), x.cuda())
         assert g.is_cuda and torch.allclose(c, g.cpu(), atol=1e-3, rtol=1e-3), f.__name__
+
+
+def test_shipped_synth_evaluator():
+    "The evaluator shipped in the package loads, is small, carries its accuracy table, and scores identical clips 1."
+    from pathlib import Path
+    p = M.SHIPPED_WEIGHTS_DIR / f"{M.EVALUATOR_NAME}.safetensors"
+    assert p.is_file() and p.stat().st_size < 2_000_000
+    ev = M.load_synth_evaluator(p)
+    cfg = ev.config
+    assert set(cfg["heldout_r2"]) == {"identity", "expression"} and cfg["heldout_identity_cosine"]["auc"] > 0.99
+    assert len(cfg["expression_factors"]) == len(cfg["expression_chance_l1"]) and ev.expression_factors_used
+    x = torch.rand(5, 3, 64, 64)
+    r = M.evaluate(x, x, source=x[:1], driver=x, evaluator=ev)
+    assert abs(r["expr_sim"] - 1) < 1e-9 and r["expr_corr"] > 0.999 and r["ssim"] > 0.999
+    assert r["id_backend"] == "synth" and -1 <= r["id_sim"] <= 1

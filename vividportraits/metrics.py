@@ -32,9 +32,9 @@ __all__ = ['RANGE_TOL', 'LPIPS_ASSETS', 'ARCFACE_TEMPLATE_112', 'EXPRESSION_FEAT
            'face_recognition_models_dir', 'DlibIdentity', 'dlib_identity', 'cosine', 'ArcFaceIdentity',
            'expression_shape_points', 'normalize_landmarks', 'expression_features', 'procrustes_residual',
            'MediaPipeLandmarks', 'FanLandmarks', 'LandmarkExpression', 'landmark_expression', 'SynthEvaluatorNet',
-           'r2_per_factor', 'train_synth_evaluators', 'save_synth_evaluator', 'find_synth_evaluator', 'SynthEvaluator',
-           'load_synth_evaluator', 'evaluate', 'protocol_table', 'mean_ci95', 'summarize', 'read_frames',
-           'evaluate_videos']
+           'r2_per_factor', 'train_synth_evaluators', 'evaluator_training_data', 'save_synth_evaluator',
+           'find_synth_evaluator', 'SynthEvaluator', 'load_synth_evaluator', 'evaluate', 'protocol_table', 'mean_ci95',
+           'summarize', 'read_frames', 'evaluate_videos']
 
 # %% ../nbs/10_metrics.ipynb #fa8bf160
 RANGE_TOL = 1e-4
@@ -65,7 +65,7 @@ def as_frames(x,                 # B x 3 x H x W float in [0, 1] (tensor), 3 x H
     if lo < -RANGE_TOL or hi > 1 + RANGE_TOL:
         hint = " (looks like [-1, 1]: use core.from_pm1)" if lo < -RANGE_TOL and lo >= -1 - RANGE_TOL else ""
         raise ValueError(f"{name}: expected values in [0, 1], got [{lo:.3g}, {hi:.3g}]{hint}")
-    return x.clamp(0, 1)
+    return x.clamp(0, 1).contiguous()  # uint8 HWC input arrives channels-last; convs are much slower on that layout here
 
 def as_pair(pred, target, names=("pred", "target")) -> tuple[torch.Tensor, torch.Tensor]:
     "Validate two batches of frames that must have the same shape (the target moved to pred's device)."
@@ -271,6 +271,11 @@ def dlib_identity(detector: str = "auto") -> DlibIdentity:
     "A cached `DlibIdentity`."
     return DlibIdentity(detector)
 
+def _nanmean(v) -> float:
+    "Mean of the finite values; NaN (never a warning) when there are none."
+    v = np.asarray(v, np.float64)
+    return float(v[np.isfinite(v)].mean()) if np.isfinite(v).any() else float("nan")
+
 def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     "Row-wise cosine similarity of N x D arrays (broadcasting a 1 x D row); NaN rows stay NaN."
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
@@ -469,7 +474,7 @@ class SynthEvaluatorNet(nn.Module):
             layers += [nn.Conv2d(c, w, 3, 2, 1), nn.GroupNorm(8, w), nn.SiLU(), nn.Conv2d(w, w, 3, 1, 1), nn.GroupNorm(8, w), nn.SiLU()]
             c = w
         s = size // 2 ** len(widths)
-        self.trunk = nn.Sequential(*layers, nn.Flatten(), nn.Linear(c * s * s, hidden), nn.SiLU())
+        self.trunk = nn.Sequential(*layers, nn.Flatten(), nn.Linear(c * s * s, hidden), nn.SiLU(), nn.Dropout(0.1))
         self.identity, self.expression, self.embedding = nn.Linear(hidden, n_identity), nn.Linear(hidden, n_expression), nn.Linear(hidden, emb_dim)
         self.prototypes = nn.Parameter(torch.randn(n_classes, emb_dim) * 0.1) if n_classes else None
 
@@ -499,6 +504,16 @@ def _check_training_arrays(images, identity_params, expression_params, identity_
     if ids.shape != (n,): raise ValueError(f"identity_ids: expected {n} labels, got {ids.shape}")
     return images, ip, ep, ids
 
+def _augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    "Label-preserving jitter for the evaluators: small random shift/scale/rotation and brightness/contrast per frame."
+    n, dev = len(x), x.device
+    r = lambda *shape: (torch.rand(*shape, generator=g) * 2 - 1).to(dev)  # uniform in [-1, 1]
+    ang, sc, t = 0.05 * r(n), 1 + 0.05 * r(n), 0.06 * r(n, 2)
+    theta = torch.stack([torch.stack([sc * ang.cos(), -sc * ang.sin(), t[:, 0]], -1),
+                         torch.stack([sc * ang.sin(), sc * ang.cos(), t[:, 1]], -1)], 1)
+    x = F.grid_sample(x, F.affine_grid(theta, list(x.shape), align_corners=False), padding_mode="border", align_corners=False)
+    return ((x - 0.5) * (1 + 0.1 * r(n, 1, 1, 1)) + 0.5 + 0.05 * r(n, 1, 1, 1)).clamp(0, 1)
+
 def train_synth_evaluators(images: np.ndarray,             # N x H x W x 3 uint8 renders
                            identity_params: np.ndarray,    # N x P_id identity parameters of each render
                            expression_params: np.ndarray,  # N x P_ex expression parameters of each render
@@ -513,6 +528,7 @@ def train_synth_evaluators(images: np.ndarray,             # N x H x W x 3 uint8
                            device: str | None = None,
                            renderer_version: str | None = None,  # stored in the config
                            size: int = 64,                 # evaluator input size
+                           augment: bool = True,           # random shift/scale/rotation/brightness (fights memorising frames)
                            progress: bool = True):
     "Train `SynthEvaluatorNet` on arrays; returns (model, config) with held-out-identity R^2 per factor in the config."
     images, ip, ep, ids = _check_training_arrays(images, identity_params, expression_params, identity_ids)
@@ -526,33 +542,41 @@ def train_synth_evaluators(images: np.ndarray,             # N x H x W x 3 uint8
     im_mean, im_std = ip[tr].mean(0), ip[tr].std(0) + 1e-6
     em_mean, em_std = ep[tr].mean(0), ep[tr].std(0) + 1e-6
     zi, ze = (ip - im_mean) / im_std, (ep - em_mean) / em_std
-    x = torch.from_numpy(images).permute(0, 3, 1, 2)  # uint8 on CPU; batches are converted on the fly
+    x = torch.from_numpy(images).permute(0, 3, 1, 2)  # uint8; batches are converted to float on the fly
     if images.shape[1] != size or images.shape[2] != size:
         x = torch.cat([(F.interpolate(x[i:i + 256].float() / 255, size=(size, size), mode="bilinear", antialias=True,
                                       align_corners=False) * 255).round().byte() for i in range(0, len(x), 256)])
+    x = x.to(dev)  # uint8 frames on the training device (N x 3 x 64 x 64 is 12 KB a frame)
     model = SynthEvaluatorNet(ip.shape[1], ep.shape[1], n_classes=len(cls), size=size).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
     tr_idx = np.flatnonzero(tr); g = torch.Generator().manual_seed(seed)
     zi_t, ze_t, yc_t = torch.from_numpy(zi), torch.from_numpy(ze), torch.from_numpy(y_cls)
-    model.train()
+    model.train(); tail_loss = []
     for step in tqdm(range(steps), disable=not progress, desc="evaluators"):
         b = torch.from_numpy(tr_idx[rng.integers(0, len(tr_idx), batch_size)])
-        xb = x[b].to(dev).float() / 255
-        if torch.rand((), generator=g) < 0.5:  # colour jitter: brightness/contrast, so the heads read geometry
-            xb = ((xb - 0.5) * (1 + 0.2 * (torch.rand(len(xb), 1, 1, 1, generator=g).to(dev) - 0.5)) + 0.5
-                  + 0.1 * (torch.rand(len(xb), 1, 1, 1, generator=g).to(dev) - 0.5)).clamp(0, 1)
+        xb = x[b.to(dev)].float() / 255
+        if augment: xb = _augment(xb, g)
         o = model(xb)
         logits = 16.0 * o["embedding"] @ F.normalize(model.prototypes, dim=-1).T
-        loss = (F.mse_loss(o["identity"], zi_t[b].to(dev)) + F.mse_loss(o["expression"], ze_t[b].to(dev))
-                + 0.5 * F.cross_entropy(logits, yc_t[b].to(dev)))
+        parts = torch.stack([F.mse_loss(o["identity"], zi_t[b].to(dev)), F.mse_loss(o["expression"], ze_t[b].to(dev)),
+                             F.cross_entropy(logits, yc_t[b].to(dev))])
+        loss = parts[0] + parts[1] + 0.5 * parts[2]
+        if step >= steps - 100: tail_loss.append(parts.detach())
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
     model.eval()
     prototypes = model.prototypes; model.prototypes = None  # not needed at inference
-    pi, pe = _predict_raw(model, x[torch.from_numpy(np.flatnonzero(te))], dev)
-    # chance level of the expression agreement: mean |difference| of two random training frames (standardised)
-    pairs = rng.integers(0, int(tr.sum()), (2, 20000))
-    chance = np.abs(ze[tr][pairs[0]] - ze[tr][pairs[1]]).mean(0)
+    pi, pe, emb = _predict_raw(model, x[torch.from_numpy(np.flatnonzero(te)).to(dev)], dev)
+    # identity verification on held-out identities: cosine of embeddings for same- vs different-identity frame pairs
+    te_ids = ids[te]; pr = rng.integers(0, len(te_ids), (2, 20000)); cos = (emb[pr[0]] * emb[pr[1]]).sum(-1)
+    same = te_ids[pr[0]] == te_ids[pr[1]]; keep = pr[0] != pr[1]
+    from scipy.stats import rankdata
+    r = rankdata(cos[keep]); pos = same[keep]; n1, n0 = int(pos.sum()), int((~pos).sum())
+    auc = (r[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0) if n1 and n0 else float("nan")  # Mann-Whitney: P(cos_same > cos_diff)
+    # chance level of the expression agreement: mean |difference| of the evaluator's own predictions for two random
+    # held-out frames (standardised units), so a collapsed predictor cannot look like agreement
+    pairs = rng.integers(0, len(pe), (2, 20000))
+    chance = np.maximum(np.abs(pe[pairs[0]] - pe[pairs[1]]).mean(0), 1e-3)
     idf = list(identity_factors or [f"id_{k}" for k in range(ip.shape[1])])
     exf = list(expression_factors or [f"ex_{k}" for k in range(ep.shape[1])])
     config = {
@@ -564,22 +588,51 @@ def train_synth_evaluators(images: np.ndarray,             # N x H x W x 3 uint8
         "identity_mean": im_mean.tolist(), "identity_std": im_std.tolist(),
         "expression_mean": em_mean.tolist(), "expression_std": em_std.tolist(),
         "expression_chance_l1": chance.tolist(),
-        "renderer_version": renderer_version, "seed": seed, "steps": steps, "batch_size": batch_size, "lr": lr,
+        "renderer_version": renderer_version, "seed": seed, "steps": steps, "batch_size": batch_size, "lr": lr, "augment": augment,
+        "final_train_loss": dict(zip(("identity_mse", "expression_mse", "normface_ce"), torch.stack(tail_loss).mean(0).tolist())),
         "n_train_frames": int(tr.sum()), "n_heldout_frames": int(te.sum()),
         "n_train_identities": len(cls), "heldout_identities": sorted(str(u) for u in held),
+        "heldout_identity_cosine": {"same": _nanmean(cos[same & keep]), "different": _nanmean(cos[~same & keep]),
+                                    "auc": float(auc)},
         "heldout_r2": {"identity": dict(zip(idf, r2_per_factor(pi, zi[te]).round(4).tolist())),
                        "expression": dict(zip(exf, r2_per_factor(pe, ze[te]).round(4).tolist()))},
     }
     return model, config
 
 def _predict_raw(model, x_uint8: torch.Tensor, device, batch_size: int = 256):
-    "Standardised identity and expression predictions (numpy) for N x 3 x H x W uint8 images."
-    pi, pe = [], []
+    "Standardised identity and expression predictions and unit embeddings (numpy) for N x 3 x H x W uint8 images."
+    pi, pe, em = [], [], []
     with torch.no_grad():
         for i in range(0, len(x_uint8), batch_size):
             o = model(x_uint8[i:i + batch_size].to(device).float() / 255)
-            pi.append(o["identity"].cpu().numpy()); pe.append(o["expression"].cpu().numpy())
-    return np.concatenate(pi), np.concatenate(pe)
+            pi.append(o["identity"].cpu().numpy()); pe.append(o["expression"].cpu().numpy()); em.append(o["embedding"].cpu().numpy())
+    return np.concatenate(pi), np.concatenate(pe), np.concatenate(em)
+
+# %% ../nbs/10_metrics.ipynb #57e4d4c3
+def evaluator_training_data(synth,                      # the `vividportraits.synth` module (passed in, never imported here)
+                            n_identities: int = 160,    # identities rendered
+                            frames_per_identity: int = 48,
+                            size: int = 64,             # render size
+                            seed: int = 1234,           # evaluator data seed (independent of any dataset's identities)
+                            uniform_fraction: float = 0.5  # share of frames with uniformly drawn expressions
+                           ) -> dict:  # images N x S x S x 3 uint8, identity_params, expression_params, identity_ids
+    "Render training frames for `train_synth_evaluators` from the SynthPortraits renderer."
+    rng = np.random.default_rng([seed, 31337])
+    ids = synth.sample_identity(rng, n_identities)
+    lo = np.array([f.low for f in synth.EXPRESSION_SPEC], np.float32); hi = np.array([f.high for f in synth.EXPRESSION_SPEC], np.float32)
+    imgs, ip, ep, lab = [], [], [], []
+    for i in tqdm(range(n_identities), desc="render", leave=False):
+        ex, po = synth.talking_trajectory(rng, frames_per_identity)
+        u = rng.random(frames_per_identity) < uniform_fraction
+        ex[u] = lo + (hi - lo) * rng.random((int(u.sum()), len(lo)), dtype=np.float32)
+        half = frames_per_identity // 2
+        for a, b in ((0, half), (half, frames_per_identity)):
+            r = synth.render(ids[i], ex[a:b], po[a:b], synth.sample_background(rng), size)
+            imgs.append(r["rgb"])
+        ip.append(np.repeat(ids[i:i + 1], frames_per_identity, 0)); ep.append(ex); lab += [i] * frames_per_identity
+    return {"images": np.concatenate(imgs), "identity_params": np.concatenate(ip).astype(np.float32),
+            "expression_params": np.concatenate(ep).astype(np.float32), "identity_ids": np.array(lab),
+            "identity_factors": tuple(synth.IDENTITY_FACTORS), "expression_factors": tuple(synth.EXPRESSION_FACTORS)}
 
 # %% ../nbs/10_metrics.ipynb #677ffa5a
 EVALUATOR_NAME = "synth_evaluator"
@@ -609,10 +662,15 @@ class SynthEvaluator:
     "Inference wrapper: identity embeddings and expression predictions of frames, and the two similarities."
     name = "synth"
     comparable_to = "other `synth` numbers from an evaluator trained on the same renderer version"
-    def __init__(self, model: SynthEvaluatorNet, config: Mapping, device: str | torch.device | None = None):
+    def __init__(self, model: SynthEvaluatorNet, config: Mapping, device: str | torch.device | None = None,
+                 min_r2: float = 0.5):  # expression factors read back worse than this (held-out R^2) are not scored
         self.device = get_device(device) if device is not None else torch.device("cpu")
         self.model, self.config = model.eval().requires_grad_(False).to(self.device), dict(config)
         self.chance = np.asarray(config["expression_chance_l1"], np.float64)
+        r2 = config.get("heldout_r2", {}).get("expression", {})
+        self.expr_used = np.array([r2.get(f, 1.0) >= min_r2 for f in config["expression_factors"]])
+        if not self.expr_used.any(): self.expr_used[:] = True
+        self.expression_factors_used = [f for f, u in zip(config["expression_factors"], self.expr_used) if u]
 
     @torch.no_grad()
     def predict(self, frames, name: str = "frames", batch_size: int = 256) -> dict:
@@ -630,11 +688,23 @@ class SynthEvaluator:
         es = self.predict(source, "source")["embedding"].mean(0)
         return cosine(self.predict(pred, "pred")["embedding"], es[None])
 
-    def expression_similarity(self, driver, pred) -> np.ndarray:  # per frame; 1 same, 0 chance
-        "1 - mean_k |ex_k(driver_t) - ex_k(pred_t)| / c_k, with c_k the chance-level difference of factor k."
+    def _expr_pair(self, driver, pred):
         a, b = self.predict(driver, "driver")["expression"], self.predict(pred, "pred")["expression"]
         if len(a) != len(b): raise ValueError(f"driver and pred: {len(a)} vs {len(b)} frames")
-        return 1 - (np.abs(a - b) / self.chance).mean(-1)
+        return a[:, self.expr_used], b[:, self.expr_used]
+
+    def expression_similarity(self, driver, pred) -> np.ndarray:  # per frame; 1 same, 0 chance
+        "1 - mean_k |ex_k(driver_t) - ex_k(pred_t)| / c_k over the reliably read factors k, c_k the chance-level difference."
+        a, b = self._expr_pair(driver, pred)
+        return 1 - (np.abs(a - b) / self.chance[self.expr_used]).mean(-1)
+
+    def expression_correlation(self, driver, pred) -> float:  # in [-1, 1]; NaN for < 3 frames
+        "Mean over reliably read factors of the Pearson correlation, across frames, of driver and pred expression tracks."
+        a, b = self._expr_pair(driver, pred)
+        if len(a) < 3: return float("nan")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = [np.corrcoef(a[:, k], b[:, k])[0, 1] for k in range(a.shape[1])]
+        return _nanmean(r)
 
 def load_synth_evaluator(path: str | os.PathLike | None = None,  # .safetensors (its .json beside it); None: find_synth_evaluator()
                          device: str | torch.device | None = None,
@@ -662,10 +732,6 @@ def _load_synth_evaluator(path: str, device: str) -> SynthEvaluator:
     return SynthEvaluator(model, cfg, device)
 
 # %% ../nbs/10_metrics.ipynb #e7102ffc
-def _nanmean(v) -> float:
-    v = np.asarray(v, np.float64)
-    return float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
-
 def evaluate(pred,                     # T x 3 x H x W float in [0, 1] (or T x H x W x 3 uint8): the output clip
              target=None,              # ground-truth frames, same shape as pred (self-reenactment / synth cross)
              source=None,              # S x 3 x h x w reference frame(s) of the identity (any size)
@@ -698,6 +764,7 @@ def evaluate(pred,                     # T x 3 x H x W float in [0, 1] (or T x H
             d = as_frames(driver, "driver")
             if len(d) != len(p): raise ValueError(f"driver and pred: {len(d)} vs {len(p)} frames")
             out["expr_sim"] = _nanmean(ev.expression_similarity(d, p))
+            out["expr_corr"] = ev.expression_correlation(d, p)
             out["id_sim_driver"] = _nanmean(ev.identity_similarity(d, p))
         return out
     ident = ArcFaceIdentity(arcface_model) if arcface_model is not None else dlib_identity()
@@ -745,7 +812,7 @@ def mean_ci95(x) -> tuple[float, float, int, int]:
     from scipy import stats
     return float(v.mean()), float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))), len(v), int((~ok).sum())
 
-SUMMARY_METRICS = ("id_sim", "expr_sim", "expr_dist", "expr_procrustes", "ssim", "psnr", "lpips", "id_sim_driver",
+SUMMARY_METRICS = ("id_sim", "expr_sim", "expr_corr", "expr_dist", "expr_procrustes", "ssim", "psnr", "lpips", "id_sim_driver",
                    "temporal_err", "seam", "seam_ratio")
 "Metric columns `summarize` reports when present, in the paper's order first."
 
