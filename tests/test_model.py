@@ -33,6 +33,10 @@ def test_clean_import_builds_every_small_preset():
             "        r = m.reference(torch.zeros(1, 3, s, s), torch.ones(1, 1, s, s) if m.config.fgbg else None)\n"
             "        y = m(torch.zeros(2, *m.latent_shape()), 3, torch.zeros(2, m.config.cond_channels, s, s), r, num_frames=2)\n"
             "    assert y.shape == (2, *m.latent_shape()), y.shape\n"
+            "m = VividPortraitsModel(get_preset('small'))\n"
+            "with torch.no_grad():\n"
+            "    r = m.reference(torch.zeros(1, 3, 128, 128), torch.ones(1, 1, 128, 128))\n"
+            "    assert m(torch.zeros(1, 12, 64, 64), 3, torch.zeros(1, 11, 128, 128), r).shape == (1, 12, 64, 64)\n"
             "print('ok')\n")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and r.stdout.strip().endswith("ok"), r.stderr[-2000:]

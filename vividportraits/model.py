@@ -490,7 +490,7 @@ class VividPortraitsModel(nn.Module):
 
     # ---- denoiser
     def forward(self, z_t: torch.Tensor,               # (B F) x C x h x w noisy latents, frames of a clip consecutive
-                t: torch.Tensor | int,                 # (B F,) timesteps or a scalar
+                t: torch.Tensor | int,                 # (B F,) or (B,) timesteps, or a scalar
                 cond: torch.Tensor,                    # (B F) x Cc x H x W motion condition (motion.build_condition)
                 ref: RefFeatures | None = None,        # from `reference`; None = unconditional (classifier-free guidance)
                 num_frames: int = 1,                   # F, frames per clip (temporal layers attend across them)
@@ -530,6 +530,8 @@ class VividPortraitsModel(nn.Module):
                 if keep is not None and not bool(keep.all()): kwargs["ref_keep"] = keep
         x = z_t if bg is None else torch.cat([z_t, bg.to(dt)], dim=1)
         if not torch.is_tensor(t) or t.ndim == 0: t = torch.full((bf,), int(t), device=dev, dtype=torch.long)
+        elif t.shape[0] * num_frames == bf and num_frames > 1: t = t.repeat_interleave(num_frames)  # one t per clip
+        if t.shape != (bf,): raise ValueError(f"t: expected a scalar, ({bf},) or ({bf // num_frames},) timesteps, got {tuple(t.shape)}")
         self._guide, self._num_frames = self.guider(cond.to(dt)), num_frames
         try:
             return self.unet(x, t, encoder_hidden_states=tokens.to(dt), cross_attention_kwargs=kwargs or None,
