@@ -7,6 +7,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.vividportraits-installed
 DEMO_DIR ?= runs/demo
+# Notebook tests run in parallel workers on few cores; idle OpenMP threads that spin instead of sleeping slow
+# small torch kernels down many times over when processes share cores.
+export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: bootstrap demo test sync check-notebooks nbtest pytest bench clean-venv
 

@@ -129,13 +129,13 @@ EXPERIMENT_PRESETS = {
                               eval_self=1, eval_cross=1, eval_frames=12, window=8, overlap=2, sample_steps=8,
                               guidance=1.0, max_minutes=1.5),
     "cpu": ExperimentPreset(model="tiny", image_size=64, identities=40, clips_per_identity=2, frames=24,
-                            test_fraction=0.2, train_steps=1000, temporal_steps=0, batch_size=8, lr=3e-4,
-                            eval_self=4, eval_cross=4, eval_frames=24, window=8, overlap=2, sample_steps=20,
-                            guidance=1.0, max_minutes=6.0),
+                            test_fraction=0.2, train_steps=800, temporal_steps=0, batch_size=8, lr=3e-4,
+                            eval_self=3, eval_cross=3, eval_frames=24, window=8, overlap=2, sample_steps=15,
+                            guidance=1.0, max_minutes=5.5),
     "gpu": ExperimentPreset(model="tiny", image_size=64, identities=200, clips_per_identity=2, frames=32,
-                            test_fraction=0.1, train_steps=6000, temporal_steps=0, batch_size=64, lr=3e-4,
-                            eval_self=16, eval_cross=16, eval_frames=32, window=16, overlap=4, sample_steps=25,
-                            guidance=1.0, max_minutes=6.0),
+                            test_fraction=0.1, train_steps=1500, temporal_steps=0, batch_size=32, lr=3e-4,
+                            eval_self=10, eval_cross=10, eval_frames=32, window=16, overlap=4, sample_steps=25,
+                            guidance=1.0, max_minutes=3.0),
 }
 "The experiment presets by name."
 
@@ -244,6 +244,10 @@ def train_variant(cfg: RunConfig, data_root: str | os.PathLike, progress: bool =
                      seed=cfg.seed, max_minutes=e.max_minutes, sample_every=0, ckpt_every=max(50, e.train_steps // 4),
                      sample_steps=e.sample_steps, progress=progress, tensorboard=False)
     with file_lock(out.parent/f".{out.name}.lock"):
+        done = out/"results.json"  # written by `train` when it finished (step target or time cap)
+        if done.exists():
+            ck = Path(load_json(done).get("checkpoint") or "")
+            if ck.exists(): return ck
         return Path(train(tc))
 
 def _eval_pairs(data_root: Path, e: ExperimentPreset) -> list[dict]:
@@ -357,7 +361,11 @@ def write_run(cfg: RunConfig, ev: dict, timings: dict, ckpt: str | os.PathLike |
     fig = show_samples(ev)
     with atomic_write(run/"samples.png") as f: fig.savefig(f, format="png", dpi=100)
     import matplotlib.pyplot as plt; plt.close(fig)
+    train_res = Path(ckpt).parent.parent/"results.json" if ckpt is not None else None
+    train_info = load_json(train_res) if train_res is not None and train_res.exists() else {}
+    steps = (train_info.get("metrics") or {}).get("steps_done")
     return write_results(run, cfg.to_dict(), metrics, timings, variant=variant_name(cfg.to_dict()),
+                         train_steps_done=steps, train_stopped_early=train_info.get("stopped_early"),
                          metrics_ci95=ci, metrics_n=n, preset_values=asdict(cfg.experiment),
                          train_config=ev.get("train_config"), checkpoint=None if ckpt is None else str(ckpt))
 
@@ -452,6 +460,8 @@ def run_grid(grid: str = "paper",           # grid name (see GRIDS)
     import multiprocessing as mp
     from tqdm.auto import tqdm
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    # several CPU-bound workers on few cores: spinning OpenMP threads slow small kernels down many times over
+    if int(workers) > 1: os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     jobs = grid_jobs(grid, preset, seeds, out, executor, template, variants, data)
     status_path = out/"grid_status.json"
     status = load_json(status_path) if status_path.exists() else {}
@@ -505,12 +515,10 @@ def collect_results(root: str | os.PathLike  # folder searched recursively for r
     return pd.DataFrame(rows)
 
 def mean_ci(x) -> tuple[float, float]:
-    "Mean and 95% confidence half-width (Student t) of a sample; half-width NaN for fewer than 2 values."
-    x = np.asarray([v for v in x if v is not None and np.isfinite(v)], dtype=float)
-    if len(x) == 0: return float("nan"), float("nan")
-    if len(x) < 2: return float(x.mean()), float("nan")
-    from scipy import stats
-    return float(x.mean()), float(stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
+    "Mean and 95% Student-t half-width of the finite values of `x` (`metrics.mean_ci95` without the counts)."
+    from vividportraits.metrics import mean_ci95
+    mu, ci, _, _ = mean_ci95([np.nan if v is None else v for v in x])
+    return mu, ci
 
 def summary_table(df,                                  # collect_results output
                   protocols: Sequence[str] = ("self", "cross"),
