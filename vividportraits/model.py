@@ -502,8 +502,7 @@ class VividPortraitsModel(nn.Module):
         if z_t.ndim != 4 or z_t.shape[1] != C: raise ValueError(f"z_t: expected (B F) x {C} x h x w, got {tuple(z_t.shape)}")
         bf = z_t.shape[0]
         if num_frames < 1 or bf % num_frames: raise ValueError(f"num_frames: {num_frames} does not divide the batch {bf}")
-        if num_frames > 1 and not cfg.temporal:
-            pass  # frames are then denoised independently (no temporal layers)
+        # without temporal layers (cfg.temporal=False) the frames of a clip are denoised independently
         want = (bf, cfg.cond_channels, h * cfg.downscale, w * cfg.downscale)
         if tuple(cond.shape) != want: raise ValueError(f"cond: expected {want} for motion={cfg.motion!r}, got {tuple(cond.shape)}")
         dev, dt = z_t.device, z_t.dtype
