@@ -227,8 +227,7 @@ def prepare_data(cfg: RunConfig, progress: bool = True) -> Path:
     e = cfg.experiment
     spec = dict(identities=e.identities, clips_per_identity=e.clips_per_identity, frames=max(e.frames, e.eval_frames),
                 size=e.image_size, test_fraction=e.test_fraction, n_cross=e.eval_cross, seed=0)
-    renderer = hashlib.sha1(Path(synth.__file__).read_bytes()).hexdigest()  # a changed renderer makes new data
-    key = hashlib.sha1(json.dumps({**spec, "renderer": renderer}, sort_keys=True).encode()).hexdigest()[:10]
+    key = hashlib.sha1(json.dumps({**spec, "renderer": synth.renderer_version()}, sort_keys=True).encode()).hexdigest()[:10]
     root = cache_dir()/"data"/f"synth-{cfg.preset}-{key}"
     with file_lock(root.parent/f".{root.name}.lock"):
         synth.generate_dataset(root, progress=progress, **spec)
@@ -272,7 +271,10 @@ def evaluate_variant(cfg: RunConfig, ckpt: str | os.PathLike, data_root: str | o
     model = model.to(device).eval()
     synth_data = cfg.data == "synth"
     backend = "synth" if synth_data else "real"
-    evaluator = M.load_synth_evaluator(device=device) if synth_data else None
+    if synth_data:
+        from vividportraits.synth import renderer_version
+        evaluator = M.load_synth_evaluator(device=device, renderer_version=renderer_version())
+    else: evaluator = None
     rows, samples = [], []
     for i, p in enumerate(_eval_pairs(data_root, e)):
         src, drv = read_clip(data_root, p["source"]), read_clip(data_root, p["driver"])
@@ -493,8 +495,9 @@ def run_grid(grid: str = "paper",           # grid name (see GRIDS)
 # %% ../nbs/13_experiment.ipynb #0e754937
 METRIC_COLUMNS = ("id_sim", "expr_sim", "ssim", "psnr", "lpips")
 "The five metrics of the paper's tables, in its order."
-HIGHER_IS_BETTER = {"id_sim": True, "expr_sim": True, "ssim": True, "psnr": True, "lpips": False,
-                    "id_sim_driver": False, "seam": False, "seam_ratio": False}
+HIGHER_IS_BETTER = {"id_sim": True, "expr_sim": True, "expr_corr": True, "ssim": True, "psnr": True, "lpips": False,
+                    "id_sim_driver": False, "expr_dist": False, "expr_procrustes": False, "temporal_err": False,
+                    "seam": False, "seam_ratio": False}
 "Direction of each metric (for bold-best in tables)."
 
 def collect_results(root: str | os.PathLike  # folder searched recursively for results.json

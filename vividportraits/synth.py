@@ -22,10 +22,11 @@ from .dataset import Manifest, check_id, frame_sample, write_clip
 # %% auto #0
 __all__ = ['Factor', 'SHAPE_SPEC', 'APPEARANCE_SPEC', 'EXPRESSION_SPEC', 'POSE_SPEC', 'SHAPE_FACTORS', 'APPEARANCE_FACTORS',
            'IDENTITY_SPEC', 'IDENTITY_FACTORS', 'EXPRESSION_FACTORS', 'POSE_FACTORS', 'EXPRESSION_PRESETS',
-           'FRAME_PARAMS', 'UNIT', 'sample_identity', 'neutral_identity', 'neutral_expression', 'neutral_pose',
-           'set_factors', 'expression_preset', 'sample_background', 'render_background', 'identity_colors',
-           'frame_geometry', 'render', 'draw_landmarks', 'talking_trajectory', 'render_clip', 'identity_bank',
-           'identity_splits', 'clip_spec', 'cross_pairs', 'generate_dataset', 'SynthDataset', 'explorer']
+           'FRAME_PARAMS', 'UNIT', 'RENDERER_VERSION', 'sample_identity', 'neutral_identity', 'neutral_expression',
+           'neutral_pose', 'set_factors', 'expression_preset', 'sample_background', 'render_background',
+           'identity_colors', 'frame_geometry', 'render', 'draw_landmarks', 'talking_trajectory', 'render_clip',
+           'identity_bank', 'identity_splits', 'clip_spec', 'cross_pairs', 'generate_dataset', 'renderer_version',
+           'SynthDataset', 'explorer']
 
 # %% ../nbs/02_synth.ipynb #19abd803
 Factor = namedtuple("Factor", "name low high neutral doc")
@@ -804,6 +805,16 @@ def generate_dataset(out: str | os.PathLike,      # dataset folder (created; an 
                          "kind": "cross"} for a, b, j in crosses])
     if written or repr(m.data) != before: m.save()
     return out
+
+
+
+# %% ../nbs/02_synth.ipynb #a60cb41a
+RENDERER_VERSION = "synthportraits-1"
+"Version of the rendered frames; bump when a change to the renderer changes any frame."
+
+def renderer_version() -> str:
+    "The renderer's version tag (`RENDERER_VERSION`)."
+    return RENDERER_VERSION
 
 # %% ../nbs/02_synth.ipynb #95a841dd
 class SynthDataset(torch.utils.data.Dataset):
