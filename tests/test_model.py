@@ -73,6 +73,21 @@ def test_sd15_sizes_on_meta():
     assert mf.unet.conv_in.in_channels == 4 + 5 and mf.refnet.conv_in.in_channels == 4
 
 
+def test_sd15_training_step_flops_on_meta():
+    from diffusers import UNet2DConditionModel
+    from torch.utils.flop_counter import FlopCounterMode
+    from vividportraits.model import _unet_kwargs, get_preset, model_summary
+    cfg = get_preset("sd15")
+    with torch.device("meta"):
+        u = UNet2DConditionModel(**_unet_kwargs(cfg, 4))
+        with FlopCounterMode(display=False) as fc:
+            u(torch.randn(1, 4, 64, 64), torch.zeros(1, dtype=torch.long), torch.randn(1, 77, 768)).sample.sum().backward()
+    bare = fc.get_total_flops()
+    assert 2.3e12 < bare < 2.5e12, bare  # 2.41 TFLOP: with the H200 anchor's 70 samples/s this is its 17% MFU
+    full = model_summary(cfg)["train_step_flops_per_sample"]
+    assert 1.8 < full / bare < 2.4, (full, bare)  # ReferenceNet (early-stopped) + guider + doubled self-attention keys
+
+
 def test_missing_pretrained_folder_names_the_layout(tmp_path):
     from vividportraits.model import VividPortraitsModel, get_preset
     (tmp_path / "unet").mkdir()

@@ -24,7 +24,7 @@ from .motion import PoseGuider, condition_channels
 # %% auto #0
 __all__ = ['PRESETS', 'PRETRAINED_LAYOUT', 'ModelConfig', 'get_preset', 'ReferenceBank', 'ReferenceAttnProcessor',
            'set_reference_processors', 'ConvImageEncoder', 'ClipImageEncoder', 'sinusoidal_positions',
-           'TemporalAttention', 'RefFeatures', 'check_pretrained', 'VividPortraitsModel']
+           'TemporalAttention', 'RefFeatures', 'check_pretrained', 'VividPortraitsModel', 'model_summary']
 
 # %% ../nbs/08_model.ipynb #7c3d39fc
 @dataclass
@@ -556,3 +556,26 @@ class VividPortraitsModel(nn.Module):
         return {"unet": unet, "reference_net": n(self.refnet), "guider": n(self.guider),
                 "image_encoder": n(self.image_encoder), "temporal": n(self.temporal), "vae": n(self.vae),
                 "total": n(self), "trainable": sum(p.numel() for p in self.parameters() if p.requires_grad)}
+
+# %% ../nbs/08_model.ipynb #06379200
+def model_summary(config: ModelConfig,   # e.g. get_preset("sd15")
+                  batch: int = 1,        # samples per training step for the FLOP count
+                  flops: bool = True     # count the FLOPs of one training step (forward + backward)
+                 ) -> dict:
+    "Parameter counts, latent shape and training-step FLOPs of `config`, computed on the meta device (instant)."
+    with torch.device("meta"):
+        m = VividPortraitsModel(config).train()
+        c, h, w = m.latent_shape()
+        out = {"preset": config.name, "latent_shape": (c, h, w), "cond_channels": config.cond_channels,
+               "params": m.count_parameters()}
+        if flops:
+            from torch.utils.flop_counter import FlopCounterMode
+            s = config.image_size
+            z, t = torch.randn(batch, c, h, w), torch.zeros(batch, dtype=torch.long)
+            with FlopCounterMode(display=False) as fc:
+                rf = m.reference_from_latents(z, torch.randn(batch, 3, s, s),
+                                              torch.randn(batch, c + 1, h, w) if config.fgbg else None)
+                m(z, t, torch.randn(batch, config.cond_channels, s, s), rf).float().sum().backward()
+            out["train_step_flops"] = float(fc.get_total_flops())
+            out["train_step_flops_per_sample"] = out["train_step_flops"] / batch
+    return out
