@@ -80,9 +80,35 @@ def _cmd_prepare(args) -> int:
 def _cmd_evaluate(args) -> int:
     "Score an output video against ground truth / source / driver."
     from vividportraits.metrics import evaluate_videos
+    kw = {k: v for k, v in (("lpips_net", args.lpips_net), ("arcface_model", args.arcface_model),
+                            ("landmarker", args.landmarker)) if v is not None}
+    bounds = [int(b) for b in args.boundaries.split(",") if b.strip()] if args.boundaries else ()
     res = evaluate_videos(args.pred, target=args.target, source=args.source, driver=args.driver, backend=args.backend,
-                          out=args.out, max_frames=args.max_frames)
+                          boundaries=bounds, out=args.out, max_frames=args.max_frames, **kw)
     print(json.dumps(res, indent=2, default=str))
+    return 0
+
+def _cmd_train_evaluators(args) -> int:
+    "Render SynthPortraits frames and train the `synth` identity/expression evaluators of the metrics."
+    import shutil
+    from pathlib import Path as _P
+    from vividportraits import synth, metrics
+    from vividportraits.core import cache_dir
+    data = metrics.evaluator_training_data(synth, n_identities=args.identities, frames_per_identity=args.frames,
+                                           size=args.size, seed=args.data_seed)
+    model, cfg = metrics.train_synth_evaluators(
+        data["images"], data["identity_params"], data["expression_params"], data["identity_ids"],
+        identity_factors=data["identity_factors"], expression_factors=data["expression_factors"], steps=args.steps,
+        batch_size=args.batch_size, seed=args.seed, device=None if args.device == "auto" else args.device,
+        renderer_version=synth.renderer_version(), size=args.size)
+    path = metrics.save_synth_evaluator(model, cfg, args.out or cache_dir()/"evaluators")
+    print(f"evaluator: {path}")
+    print(json.dumps({"heldout_r2": cfg.get("heldout_r2"), "heldout_identity_cosine": cfg.get("heldout_identity_cosine")},
+                     indent=2, default=str))
+    if args.ship:
+        dst = metrics.SHIPPED_WEIGHTS_DIR; dst.mkdir(parents=True, exist_ok=True)
+        for p in (path, path.with_suffix(".json")): shutil.copy2(p, dst/_P(p).name)
+        print(f"shipped into {dst}")
     return 0
 
 def build_parser() -> argparse.ArgumentParser:
@@ -133,8 +159,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--backend", default="real", choices=["real", "synth"],
                    help="real: dlib identity + MediaPipe expression; synth: SynthPortraits evaluators")
     s.add_argument("--max-frames", type=int, default=None)
+    s.add_argument("--boundaries", default=None, help="window-start frame indices for the seam metric, e.g. 8,16")
+    s.add_argument("--lpips-net", default=None, choices=["alex", "vgg"], help="LPIPS backbone (default alex)")
+    s.add_argument("--arcface-model", default=None, help="real backend: identity from this ArcFace ONNX file instead of dlib")
+    s.add_argument("--landmarker", default=None, choices=["mediapipe", "fan"], help="real backend: expression landmarks")
     s.add_argument("--out", default=None, help="also write the metrics here as JSON")
     s.set_defaults(func=_cmd_evaluate)
+    s = sub.add_parser("train-evaluators", help="train the SynthPortraits identity/expression evaluators of the metrics")
+    s.add_argument("--identities", type=int, default=6000, help="identities rendered")
+    s.add_argument("--frames", type=int, default=16, help="frames per identity")
+    s.add_argument("--size", type=int, default=64, help="render and evaluator input size")
+    s.add_argument("--steps", type=int, default=18000, help="optimiser steps")
+    s.add_argument("--batch-size", type=int, default=256)
+    s.add_argument("--data-seed", type=int, default=1234, help="seed of the rendered training frames")
+    s.add_argument("--seed", type=int, default=0, help="seed of the evaluator's initialisation and batches")
+    s.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    s.add_argument("--out", default=None, help="folder (default: the kit's cache, evaluators/)")
+    s.add_argument("--ship", action="store_true", help="also copy the files into the package (vividportraits/weights)")
+    s.set_defaults(func=_cmd_train_evaluators)
     s = sub.add_parser("ablate", help="run or resume an ablation grid (train, evaluate, plot each variant)")
     s.add_argument("--grid", default="paper", help="grid name (default: paper)")
     s.add_argument("--preset", default="cpu", choices=["smoke", "cpu", "gpu"], help="experiment preset")
