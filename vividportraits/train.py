@@ -73,7 +73,7 @@ class TrainConfig:
     independent_xy: bool = True             # draw the x and y scale factors independently
     drop_skin: bool = False                 # remove the face-skin class (landmarks: the jaw line) from the condition
     fgbg: bool = True                       # reference foreground to the ReferenceNet, background + mask to the denoiser
-    prediction_type: str = "epsilon"        # "epsilon" or "v_prediction"
+    prediction_type: str = "v_prediction"   # "v_prediction" (default, see above) or "epsilon"
     cfg_drop_prob: float = 0.1              # probability of dropping the reference (classifier-free guidance)
     seed: int = 0                           # seed of initialisation, data order, augmentation and noise
     mixed_precision: str = "auto"           # "auto" (bf16/fp16 on CUDA, fp32 on CPU), "no", "bf16", "fp16"
