@@ -111,6 +111,19 @@ def _cmd_train_evaluators(args) -> int:
         print(f"shipped into {dst}")
     return 0
 
+def _cmd_model_info(args) -> int:
+    "Parameter counts per part, latent shape and training-step FLOPs of a model preset (no weights needed)."
+    from vividportraits.model import get_preset, model_summary
+    cfg = get_preset(args.preset, motion=args.motion, fgbg=not args.no_fgbg, drop_skin=args.drop_skin,
+                     temporal=args.temporal)
+    info = model_summary(cfg, batch=args.batch)
+    txt = json.dumps(info, indent=2, default=str)
+    print(txt)
+    if args.json:
+        from vividportraits.core import save_json
+        save_json(info, args.json)
+    return 0
+
 def build_parser() -> argparse.ArgumentParser:
     "The argument parser with every subcommand."
     p = argparse.ArgumentParser(prog="vividportraits",
@@ -177,6 +190,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default=None, help="folder (default: the kit's cache, evaluators/)")
     s.add_argument("--ship", action="store_true", help="also copy the files into the package (vividportraits/weights)")
     s.set_defaults(func=_cmd_train_evaluators)
+    s = sub.add_parser("model-info", help="parameters, latent shape and training-step FLOPs of a model preset")
+    s.add_argument("--preset", default="tiny", choices=["tiny", "small", "sd15"])
+    s.add_argument("--motion", default="parsing", choices=["parsing", "landmarks", "rgb"])
+    s.add_argument("--no-fgbg", action="store_true", help="without the foreground/background split")
+    s.add_argument("--drop-skin", action="store_true", help="parsing condition without the skin class")
+    s.add_argument("--temporal", action="store_true", help="with temporal layers")
+    s.add_argument("--batch", type=int, default=8, help="batch for the FLOP count")
+    s.add_argument("--json", default=None, help="also write the summary here")
+    s.set_defaults(func=_cmd_model_info)
     s = sub.add_parser("ablate", help="run or resume an ablation grid (train, evaluate, plot each variant)")
     s.add_argument("--grid", default="paper", help="grid name (default: paper)")
     s.add_argument("--preset", default="cpu", choices=["smoke", "cpu", "gpu"], help="experiment preset")
