@@ -124,6 +124,60 @@ def _cmd_model_info(args) -> int:
         save_json(info, args.json)
     return 0
 
+def _add_dataclass_options(parser: argparse.ArgumentParser, cls, skip=()):
+    "One `--field-name` option per dataclass field, typed from its default (bools get --x/--no-x)."
+    import dataclasses, typing
+    for f in dataclasses.fields(cls):
+        if f.name in skip: continue
+        default = f.default if f.default is not dataclasses.MISSING else None
+        opt = "--" + f.name.replace("_", "-")
+        if isinstance(default, bool):
+            parser.add_argument(opt, action=argparse.BooleanOptionalAction, default=None, help=f"(default {default})")
+        elif isinstance(default, (int, float)) and not isinstance(default, bool):
+            parser.add_argument(opt, type=type(default), default=None, help=f"(default {default})")
+        elif isinstance(default, tuple) or f.name == "scale_range":
+            parser.add_argument(opt, nargs="+", default=None, metavar="X",
+                                help=f"(default {default}; 'none' for None)")
+        else:
+            parser.add_argument(opt, default=None, help=f"(default {default})")
+
+def _dataclass_from_args(cls, args, skip=()) -> dict:
+    "The fields given on the command line (None = keep the dataclass default)."
+    import dataclasses
+    out = {}
+    for f in dataclasses.fields(cls):
+        if f.name in skip: continue
+        v = getattr(args, f.name, None)
+        if v is None: continue
+        if isinstance(v, list):
+            v = None if [x.lower() for x in v] == ["none"] else tuple(float(x) for x in v)
+        elif isinstance(v, str) and v.lower() == "none": v = None
+        out[f.name] = v
+    return out
+
+def _cmd_train(args) -> int:
+    "Train (or resume) a model with accelerate; every TrainConfig field is an option."
+    from vividportraits.train import TrainConfig, train
+    p = argparse.ArgumentParser(prog="vividportraits train", description="Train (or resume) a VividPortraits model. "
+        "Several GPUs or machines: accelerate launch -m vividportraits.cli train ...")
+    _add_dataclass_options(p, TrainConfig, skip=("model_overrides",))
+    targs = p.parse_args(args.train_args)  # every argument after `train` (see `main`)
+    cfg = TrainConfig(**_dataclass_from_args(TrainConfig, targs, skip=("model_overrides",)))
+    print(f"checkpoint: {train(cfg)}")
+    return 0
+
+def _cmd_animate(args) -> int:
+    "Animate a portrait with a driving video from a trained checkpoint."
+    from vividportraits.long_video import animate_file
+    rep = animate_file(args.checkpoint, args.source, args.driver, args.out, side_by_side=args.side_by_side,
+                       strategy=args.strategy, window=args.window, overlap=args.overlap, steps=args.steps,
+                       guidance=args.guidance, sampler=args.sampler, parser=args.parser, segmenter=args.segmenter,
+                       crop=args.crop, seed=args.seed, max_frames=args.max_frames, fps=args.fps, device=args.device)
+    print(json.dumps({k: v for k, v in rep.items() if not isinstance(v, (list, dict)) or len(str(v)) < 400},
+                     indent=2, default=str))
+    print(f"video: {args.out}")
+    return 0
+
 def build_parser() -> argparse.ArgumentParser:
     "The argument parser with every subcommand."
     p = argparse.ArgumentParser(prog="vividportraits",
@@ -190,6 +244,31 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default=None, help="folder (default: the kit's cache, evaluators/)")
     s.add_argument("--ship", action="store_true", help="also copy the files into the package (vividportraits/weights)")
     s.set_defaults(func=_cmd_train_evaluators)
+    # the options are every TrainConfig field; parsed in _cmd_train so that `--help` here need not import torch
+    s = sub.add_parser("train", add_help=False, help="train (or resume) a model: accelerate loop, atomic checkpoints "
+                       "(`vividportraits train --help` lists every option)")
+    s.add_argument("train_args", nargs=argparse.REMAINDER)
+    s.set_defaults(func=_cmd_train)
+    s = sub.add_parser("animate", help="animate a portrait with a driving video (long-video windows, mp4 out)")
+    s.add_argument("--checkpoint", required=True, help="checkpoint folder or training run folder")
+    s.add_argument("--source", required=True, help="portrait image")
+    s.add_argument("--driver", required=True, help="driving video, frame folder or dataset clip (.npz)")
+    s.add_argument("--out", required=True, help="output .mp4")
+    s.add_argument("--side-by-side", action="store_true", help="write source | driver | output")
+    s.add_argument("--strategy", default="cyclic", choices=["cyclic", "overlap", "independent"])
+    s.add_argument("--window", type=int, default=16, help="frames per window")
+    s.add_argument("--overlap", type=int, default=4, help="frames shared by neighbouring windows")
+    s.add_argument("--steps", type=int, default=25, help="denoising steps")
+    s.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance on the reference (1 = off)")
+    s.add_argument("--sampler", default="ddim")
+    s.add_argument("--parser", default="mediapipe", help="face backend for the driver ('synth' for dataset clips)")
+    s.add_argument("--segmenter", default="mediapipe", help="person-mask backend for the source")
+    s.add_argument("--crop", default="face", choices=["face", "center"])
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--max-frames", type=int, default=None)
+    s.add_argument("--fps", type=float, default=None)
+    s.add_argument("--device", default=None)
+    s.set_defaults(func=_cmd_animate)
     s = sub.add_parser("model-info", help="parameters, latent shape and training-step FLOPs of a model preset")
     s.add_argument("--preset", default="tiny", choices=["tiny", "small", "sd15"])
     s.add_argument("--motion", default="parsing", choices=["parsing", "landmarks", "rgb"])
@@ -222,7 +301,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `vividportraits` console script."
     p = build_parser()
-    args = p.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "train":  # its options (TrainConfig's fields) are parsed by _cmd_train itself
+        args = argparse.Namespace(command="train", func=_cmd_train, train_args=argv[1:])
+    else:
+        args = p.parse_args(argv)
     if getattr(args, "func", None) is None:
         p.print_help(); return 0
     try:
