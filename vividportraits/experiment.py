@@ -111,8 +111,8 @@ class ExperimentPreset:
     frames: int                # frames per clip
     test_fraction: float       # fraction of identities held out for evaluation
     train_steps: int           # stage-1 (frames) optimisation steps
-    temporal_steps: int        # stage-2 (temporal layers, clips) steps; 0 skips stage 2
-    batch_size: int            # training batch size
+    temporal_steps: int        # stage-2 (temporal layers on clips of `window` frames) steps; 0 skips stage 2
+    batch_size: int            # stage-1 batch (frames); stage 2 uses batch_size // window clips (at least 1)
     lr: float                  # AdamW learning rate
     eval_self: int             # self-reenactment clips evaluated
     eval_cross: int            # cross-reenactment clips evaluated
@@ -121,19 +121,19 @@ class ExperimentPreset:
     overlap: int               # long-video overlap (frames)
     sample_steps: int          # DDIM steps at evaluation
     guidance: float            # classifier-free guidance on the reference (1 = off)
-    max_minutes: float         # wall-clock cap on training (the step count is the target)
+    max_minutes: float         # wall-clock cap on each training stage (the step count is the target)
 
 EXPERIMENT_PRESETS = {
     "smoke": ExperimentPreset(model="tiny", image_size=64, identities=6, clips_per_identity=1, frames=16,
-                              test_fraction=0.34, train_steps=30, temporal_steps=0, batch_size=8, lr=2e-4,
+                              test_fraction=0.34, train_steps=30, temporal_steps=4, batch_size=8, lr=2e-4,
                               eval_self=1, eval_cross=1, eval_frames=12, window=8, overlap=2, sample_steps=8,
                               guidance=1.0, max_minutes=1.5),
     "cpu": ExperimentPreset(model="tiny", image_size=64, identities=40, clips_per_identity=2, frames=24,
-                            test_fraction=0.2, train_steps=800, temporal_steps=0, batch_size=8, lr=3e-4,
+                            test_fraction=0.2, train_steps=600, temporal_steps=100, batch_size=8, lr=3e-4,
                             eval_self=3, eval_cross=3, eval_frames=24, window=8, overlap=2, sample_steps=15,
-                            guidance=1.0, max_minutes=5.5),
+                            guidance=1.0, max_minutes=4.5),
     "gpu": ExperimentPreset(model="tiny", image_size=64, identities=200, clips_per_identity=2, frames=32,
-                            test_fraction=0.1, train_steps=1500, temporal_steps=0, batch_size=32, lr=3e-4,
+                            test_fraction=0.1, train_steps=1500, temporal_steps=300, batch_size=32, lr=3e-4,
                             eval_self=10, eval_cross=10, eval_frames=32, window=16, overlap=4, sample_steps=25,
                             guidance=1.0, max_minutes=3.0),
 }
@@ -242,12 +242,20 @@ def train_variant(cfg: RunConfig, data_root: str | os.PathLike, progress: bool =
                      lr=e.lr, motion=cfg.motion, scale_range=cfg.scale_range, drop_skin=cfg.drop_skin, fgbg=cfg.fgbg,
                      seed=cfg.seed, max_minutes=e.max_minutes, sample_every=0, ckpt_every=max(50, e.train_steps // 4),
                      sample_steps=e.sample_steps, progress=progress, tensorboard=False)
+    def finished(run: Path):
+        done = run/"results.json"  # written by `train` when it finished (step target or time cap)
+        ck = Path(load_json(done).get("checkpoint") or "") if done.exists() else None
+        return ck if ck is not None and ck.exists() else None
     with file_lock(out.parent/f".{out.name}.lock"):
-        done = out/"results.json"  # written by `train` when it finished (step target or time cap)
-        if done.exists():
-            ck = Path(load_json(done).get("checkpoint") or "")
-            if ck.exists(): return ck
-        return Path(train(tc))
+        ck = finished(out) or Path(train(tc))
+        if e.temporal_steps <= 0: return ck
+        # stage 2: temporal layers on clips of one window, the rest frozen (without them every long-video strategy
+        # denoises each frame on its own and gives the same frames)
+        out2 = out/"stage2"
+        tc2 = dataclasses.replace(tc, out=str(out2), stage=2, init_from=str(ck), steps=e.temporal_steps,
+                                  clip_len=e.window, batch_size=max(1, e.batch_size // e.window),
+                                  ckpt_every=max(25, e.temporal_steps // 2), warmup_steps=min(50, e.temporal_steps // 4))
+        return finished(out2) or Path(train(tc2))
 
 def _eval_pairs(data_root: Path, e: ExperimentPreset) -> list[dict]:
     from vividportraits.dataset import pairs
@@ -363,11 +371,16 @@ def write_run(cfg: RunConfig, ev: dict, timings: dict, ckpt: str | os.PathLike |
     fig = show_samples(ev)
     with atomic_write(run/"samples.png") as f: fig.savefig(f, format="png", dpi=100)
     import matplotlib.pyplot as plt; plt.close(fig)
-    train_res = Path(ckpt).parent.parent/"results.json" if ckpt is not None else None
-    train_info = load_json(train_res) if train_res is not None and train_res.exists() else {}
-    steps = (train_info.get("metrics") or {}).get("steps_done")
+    train_info = {}  # steps each training stage really did (the time cap can stop a stage early)
+    if ckpt is not None:
+        run_dir = Path(ckpt).parent.parent
+        for name, d in (("stage2", run_dir), ("stage1", run_dir.parent if run_dir.name == "stage2" else run_dir)):
+            if name == "stage2" and run_dir.name != "stage2": continue
+            r = load_json(d/"results.json") if (d/"results.json").exists() else {}
+            train_info[name] = {"steps_done": (r.get("metrics") or {}).get("steps_done"),
+                                "stopped_early": r.get("stopped_early")}
     return write_results(run, cfg.to_dict(), metrics, timings, variant=variant_name(cfg.to_dict()),
-                         train_steps_done=steps, train_stopped_early=train_info.get("stopped_early"),
+                         training=train_info,
                          metrics_ci95=ci, metrics_n=n, preset_values=asdict(cfg.experiment),
                          train_config=ev.get("train_config"), checkpoint=None if ckpt is None else str(ckpt))
 
