@@ -38,8 +38,9 @@ sync: $(STAMP)
 	$(BIN)/nbdev-export
 	$(BIN)/nbdev-clean
 
+# CPU benchmarks (each prints its figures and the load average); the GPU ones: benchmarks/gpu_session.sh
 bench: $(STAMP)
-	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b; done
+	@for b in benchmarks/bench_*.py; do case $$b in *_gpu.py) continue;; esac; echo "== $$b"; $(BIN)/python $$b; done
 
 clean-venv:
 	rm -rf $(VENV)
