@@ -570,7 +570,7 @@ def animate(model,                           # a VividPortraitsModel (its config
             parser="mediapipe",              # face backend for video drivers and the source check ("synth": ground truth)
             segmenter="mediapipe",           # person-mask backend for the source (fgbg models)
             scheduler="ddim",                # sampler name or a diffusers scheduler instance
-            prediction_type: str = "epsilon",  # what the model predicts (used when `scheduler` is a name)
+            prediction_type: str = "v_prediction",  # what the model predicts (the training default; used when `scheduler` is a name)
             ramp: str = "triangular",        # blend ramp in overlaps
             seed: int = 0,
             progress: bool = True,
@@ -610,7 +610,10 @@ def animate(model,                           # a VividPortraitsModel (its config
         ref = model.reference(ref_rgb, ref_mask)                         # once per video
         g = torch.Generator(device="cpu").manual_seed(int(seed))
         x_T = torch.randn((T, *model.latent_shape()), generator=g).to(device)
-        sched = make_scheduler(scheduler, prediction_type=prediction_type) if isinstance(scheduler, str) else scheduler
+        # pixel-space latents: clip the predicted x0 to [-1, 1] as the training sample grids do (unclipped DDIM from
+        # t = T amplifies an early model's error many times over)
+        sched = (make_scheduler(scheduler, prediction_type=prediction_type, clip_sample=cfg.latent == "unshuffle")
+                 if isinstance(scheduler, str) else scheduler)
         n_win = len(get_context_scheduler(strategy)(T, window, overlap, 0))
         bar = tqdm(total=steps * n_win, desc=f"denoising {T} frames ({strategy})", unit="window", disable=not progress)
         stats = {}
