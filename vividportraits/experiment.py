@@ -31,8 +31,9 @@ __all__ = ['BASELINE_SCALE_RANGE', 'MOTION_KINDS', 'LONG_VIDEO_STRATEGIES', 'BAS
            'summary_table', 'long_metrics', 'markdown_table']
 
 # %% ../nbs/13_experiment.ipynb #3a089db1
-BASELINE_SCALE_RANGE = (0.8, 1.2)
-"The kit's default random-scaling range (low, high) for driving conditions; see the notebook for why."
+from .scaling import DEFAULT_SCALE_RANGE
+BASELINE_SCALE_RANGE = DEFAULT_SCALE_RANGE
+"The baseline's random-scaling range: `scaling.DEFAULT_SCALE_RANGE`, the one place the value lives."
 MOTION_KINDS = ("parsing", "landmarks", "rgb")
 "Motion representations the ablation compares (must equal `motion.MOTION_KINDS`)."
 LONG_VIDEO_STRATEGIES = ("cyclic", "overlap", "independent")

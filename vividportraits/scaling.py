@@ -16,10 +16,13 @@ import torch.nn.functional as F
 from .core import LABEL, NUM_CLASSES
 
 # %% auto #0
-__all__ = ['validate_scale_range', 'face_center', 'scale_parsing', 'scale_landmarks', 'scale_image', 'sample_scale',
-           'random_scale_parsing', 'drop_skin', 'scale_sample', 'RandomScaling']
+__all__ = ['DEFAULT_SCALE_RANGE', 'validate_scale_range', 'face_center', 'scale_parsing', 'scale_landmarks', 'scale_image',
+           'sample_scale', 'random_scale_parsing', 'drop_skin', 'scale_sample', 'RandomScaling']
 
 # %% ../nbs/06_scaling.ipynb #01140763
+DEFAULT_SCALE_RANGE = (0.8, 1.2)
+"The kit's default range of the scale factors (low, high); why this range: `nbs/13_experiment.ipynb`. Every default points here."
+
 def validate_scale_range(scale_range: Sequence[float] | None  # None, or (low, high) with 0 < low <= high
                         ) -> tuple[float, float] | None:       # None when scaling is off
     "Check `scale_range`; return `(low, high)` as floats, or None when it disables scaling (None or [1, 1])."

@@ -30,7 +30,7 @@ from .core import (LABEL, NUM_CLASSES, atomic_write, autocast_dtype, colorize_pa
 from .diffusion import (add_noise, cfg_denoiser, make_scheduler, sample, sample_timesteps,
                                       sampler_from, training_target)
 from .motion import MOTION_KINDS, build_condition, check_kind, condition_channels
-from .scaling import face_center, sample_scale, scale_sample, validate_scale_range
+from .scaling import DEFAULT_SCALE_RANGE, face_center, sample_scale, scale_sample, validate_scale_range
 
 # %% auto #0
 __all__ = ['MIXED_PRECISION', 'CKPT_DIR', 'LOG_FIELDS', 'TrainConfig', 'model_config', 'TrainingSamples', 'StepBatchSampler',
@@ -69,7 +69,7 @@ class TrainConfig:
     warmup_steps: int = 50                  # linear learning-rate warm-up (optimiser steps)
     max_grad_norm: float = 1.0              # gradient clipping (0 = off)
     motion: str = "parsing"                 # motion representation: "parsing", "landmarks" or "rgb"
-    scale_range: tuple | None = (0.8, 1.2)  # random scaling of the driving condition (low, high); None = off
+    scale_range: tuple | None = DEFAULT_SCALE_RANGE  # random scaling of the driving condition (low, high); None = off
     independent_xy: bool = True             # draw the x and y scale factors independently
     drop_skin: bool = False                 # remove the face-skin class (landmarks: the jaw line) from the condition
     fgbg: bool = True                       # reference foreground to the ReferenceNet, background + mask to the denoiser
