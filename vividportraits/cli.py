@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import sys
 
@@ -161,8 +162,16 @@ def _cmd_train(args) -> int:
     p = argparse.ArgumentParser(prog="vividportraits train", description="Train (or resume) a VividPortraits model. "
         "Several GPUs or machines: accelerate launch -m vividportraits.cli train ...")
     _add_dataclass_options(p, TrainConfig, skip=("model_overrides",))
+    p.add_argument("--model-override", action="append", default=[], metavar="KEY=VALUE",
+                   help="a ModelConfig field, e.g. pretrained_path=/models/sd15 or block_channels=(32,64,64); repeatable")
     targs = p.parse_args(args.train_args)  # every argument after `train` (see `main`)
-    cfg = TrainConfig(**_dataclass_from_args(TrainConfig, targs, skip=("model_overrides",)))
+    over = {}
+    for kv in targs.model_override:
+        if "=" not in kv: raise ValueError(f"--model-override: expected KEY=VALUE, got {kv!r}")
+        k, v = kv.split("=", 1)
+        try: over[k.strip()] = ast.literal_eval(v)
+        except (ValueError, SyntaxError): over[k.strip()] = v  # a plain string such as a path
+    cfg = TrainConfig(**_dataclass_from_args(TrainConfig, targs, skip=("model_overrides",)), model_overrides=over)
     print(f"checkpoint: {train(cfg)}")
     return 0
 
