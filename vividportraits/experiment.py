@@ -523,6 +523,7 @@ def collect_results(root: str | os.PathLike  # folder searched recursively for r
         try: r = load_json(p)
         except ValueError: continue
         if "params" not in r or "metrics" not in r: continue
+        if not {"motion", "long_video", "preset"} <= set(r["params"]): continue  # e.g. a training run's own results.json
         row = {"path": str(p.parent), "variant": r.get("variant") or variant_name(r["params"]),
                **{f"param.{k}": (json.dumps(v) if isinstance(v, (list, tuple)) else v) for k, v in r["params"].items()}}
         row.update({k: v for k, v in r["metrics"].items() if isinstance(v, (int, float)) or v is None})
