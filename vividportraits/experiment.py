@@ -586,7 +586,9 @@ def markdown_table(df,                                   # collect_results outpu
         for pr, m in cols:
             vals = sub[f"{pr}.{m}"].values
             mu, ci = mean_ci(vals)
-            if len(sub) == 1 and f"ci95.{pr}.{m}" in sub: ci = float(sub[f"ci95.{pr}.{m}"].values[0])
+            if len(sub) == 1 and f"ci95.{pr}.{m}" in sub:  # one seed: the CI over clips (None when one clip)
+                c = sub[f"ci95.{pr}.{m}"].values[0]
+                ci = float(c) if c is not None and np.isfinite(float(c)) else float("nan")
             stats[(v, pr, m)] = (mu, ci)
     best = {}
     for pr, m in cols:
