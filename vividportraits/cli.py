@@ -125,6 +125,15 @@ def _cmd_model_info(args) -> int:
         save_json(info, args.json)
     return 0
 
+def _optional_number(annotation):
+    "For a field annotated `float | None` / `int | None` (as a string): a converter that also accepts 'none'; else None."
+    import re
+    ann = annotation if isinstance(annotation, str) else str(annotation)
+    for name, kind in (("float", float), ("int", int)):
+        if re.search(rf"\b{name}\b", ann):
+            return lambda s, kind=kind: "none" if s.strip().lower() == "none" else kind(s)
+    return None
+
 def _add_dataclass_options(parser: argparse.ArgumentParser, cls, skip=()):
     "One `--field-name` option per dataclass field, typed from its default (bools get --x/--no-x)."
     import dataclasses, typing
@@ -136,6 +145,9 @@ def _add_dataclass_options(parser: argparse.ArgumentParser, cls, skip=()):
             parser.add_argument(opt, action=argparse.BooleanOptionalAction, default=None, help=f"(default {default})")
         elif isinstance(default, (int, float)) and not isinstance(default, bool):
             parser.add_argument(opt, type=type(default), default=None, help=f"(default {default})")
+        elif default is None and _optional_number(f.type) is not None:  # e.g. `max_minutes: float | None = None`
+            parser.add_argument(opt, type=_optional_number(f.type), default=None, metavar="X",
+                                help="(default None; 'none' for None)")
         elif isinstance(default, tuple) or f.name == "scale_range":
             parser.add_argument(opt, nargs="+", default=None, metavar="X",
                                 help=f"(default {default}; 'none' for None)")
