@@ -15,8 +15,9 @@ from diffusers import (DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['SCHEDULERS', 'PREDICTION_TYPES', 'make_scheduler', 'sampler_from', 'sample_timesteps', 'add_noise', 'training_target',
-           'predict_x0', 'sample', 'cfg_denoiser']
+__all__ = ['SCHEDULERS', 'PREDICTION_TYPES', 'UNSUPPORTED', 'make_scheduler', 'auto_prediction_type', 'sampler_from',
+           'sample_timesteps', 'add_noise', 'training_target', 'predict_x0', 'loss_weights', 'weighted_mse', 'sample',
+           'cfg_denoiser']
 
 # %% ../nbs/09_diffusion.ipynb #36ba8ab9
 SCHEDULERS = {
@@ -28,14 +29,22 @@ SCHEDULERS = {
     "unipc": (UniPCMultistepScheduler, {}),
 }
 "Scheduler name -> (diffusers class, extra config)."
-PREDICTION_TYPES = ("epsilon", "v_prediction")
+PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")
+
+UNSUPPORTED = {("euler_a", "sample")}
+"(scheduler, prediction_type) pairs diffusers does not implement."
+
+def _check_supported(name: str, prediction_type: str):
+    if (name, prediction_type) in UNSUPPORTED:
+        raise ValueError(f"scheduler: {name!r} does not support prediction_type={prediction_type!r} in diffusers; "
+                         f"use one of {[n for n in SCHEDULERS if (n, prediction_type) not in UNSUPPORTED]}")
 
 def _accepted(cls, kwargs: dict) -> dict:
     params = inspect.signature(cls.__init__).parameters
     return {k: v for k, v in kwargs.items() if k in params}
 
 def make_scheduler(name: str = "ddpm",                    # one of SCHEDULERS
-                   prediction_type: str = "epsilon",      # "epsilon" or "v_prediction"
+                   prediction_type: str = "epsilon",      # "epsilon", "v_prediction" or "sample" (x0)
                    num_train_timesteps: int = 1000,       # T
                    beta_schedule: str = "linear",         # "linear", "scaled_linear" (SD), "squaredcos_cap_v2"
                    beta_start: float = 1e-4,              # beta_1
@@ -48,6 +57,7 @@ def make_scheduler(name: str = "ddpm",                    # one of SCHEDULERS
         raise ValueError(f"scheduler: unknown name {name!r}; expected one of {', '.join(map(repr, SCHEDULERS))}")
     if prediction_type not in PREDICTION_TYPES:
         raise ValueError(f"prediction_type: expected one of {PREDICTION_TYPES}, got {prediction_type!r}")
+    _check_supported(name, prediction_type)
     cls, extra = SCHEDULERS[name]
     cfg = dict(num_train_timesteps=num_train_timesteps, beta_schedule=beta_schedule, beta_start=beta_start,
                beta_end=beta_end, prediction_type=prediction_type, timestep_spacing=timestep_spacing,
@@ -55,12 +65,19 @@ def make_scheduler(name: str = "ddpm",                    # one of SCHEDULERS
     cfg.update(kwargs)
     return cls(**_accepted(cls, cfg))
 
+def auto_prediction_type(latent: str  # the model's latent kind: "unshuffle" (pixel space) or "vae"
+                        ) -> str:
+    "The kit's default prediction type: x0 ('sample') for pixel-space models, epsilon for VAE latents (SD-1.5's own)."
+    if latent not in ("unshuffle", "vae"): raise ValueError(f"latent: expected 'unshuffle' or 'vae', got {latent!r}")
+    return "sample" if latent == "unshuffle" else "epsilon"
+
 def sampler_from(scheduler,           # the training scheduler (any diffusers scheduler)
                  name: str,           # one of SCHEDULERS
                  **kwargs):           # overrides
     "A sampler of type `name` with the same betas, T and prediction type as `scheduler`."
     if name not in SCHEDULERS:
         raise ValueError(f"scheduler: unknown name {name!r}; expected one of {', '.join(map(repr, SCHEDULERS))}")
+    _check_supported(name, scheduler.config.prediction_type)
     cls, extra = SCHEDULERS[name]
     return cls.from_config(scheduler.config, **{**extra, **kwargs})
 
@@ -111,6 +128,31 @@ def predict_x0(scheduler,            # a DDPM-type scheduler
     if pt == "epsilon": return (x_t - (1 - a).sqrt() * pred) / a.sqrt()
     if pt == "v_prediction": return a.sqrt() * x_t - (1 - a).sqrt() * pred
     return pred
+
+# %% ../nbs/09_diffusion.ipynb #45a8468d
+def loss_weights(scheduler,               # the training scheduler (its prediction_type picks the formula)
+                 t: torch.Tensor,         # B int timesteps
+                 snr_gamma: float | None  # gamma; None = all ones (plain MSE)
+                ) -> torch.Tensor:        # B float weights
+    "Min-SNR-gamma weights per sample (Hang et al. 2023), from diffusers' `compute_snr`."
+    if snr_gamma is None: return torch.ones(t.shape[0], device=t.device)
+    from diffusers.training_utils import compute_snr
+    snr = compute_snr(scheduler, t.long())
+    capped = torch.clamp(snr, max=float(snr_gamma))
+    pt = scheduler.config.prediction_type
+    if pt == "epsilon": return capped / snr
+    if pt == "v_prediction": return capped / (snr + 1)
+    return capped  # x0 ("sample") prediction
+
+def weighted_mse(pred: torch.Tensor,       # B x ... network output
+                 target: torch.Tensor,     # B x ... training target
+                 scheduler,                # the training scheduler
+                 t: torch.Tensor,          # B timesteps
+                 snr_gamma: float | None = None  # Min-SNR gamma; None = plain MSE
+                ) -> torch.Tensor:         # scalar
+    "Per-sample MSE times `loss_weights`, averaged (equals `F.mse_loss` when `snr_gamma` is None)."
+    per = (pred.float() - target.float()).pow(2).flatten(1).mean(1)
+    return (per * loss_weights(scheduler, t, snr_gamma).to(per)).mean()
 
 # %% ../nbs/09_diffusion.ipynb #10c39700
 def sample(denoise_fn: Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor],  # (x_t, t, step_index) -> prediction

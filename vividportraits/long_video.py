@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from .core import (autocast_dtype, colorize_parsing, from_pm1, img_to_tensor, seed_everything, tensor_to_img, to_pm1,
                                  write_video)
-from .diffusion import cfg_denoiser, make_scheduler, sample
+from .diffusion import auto_prediction_type, cfg_denoiser, make_scheduler, sample
 from .motion import build_conditions, check_kind
 
 # %% auto #0
@@ -570,7 +570,7 @@ def animate(model,                           # a VividPortraitsModel (its config
             parser="mediapipe",              # face backend for video drivers and the source check ("synth": ground truth)
             segmenter="mediapipe",           # person-mask backend for the source (fgbg models)
             scheduler="ddim",                # sampler name or a diffusers scheduler instance
-            prediction_type: str = "v_prediction",  # what the model predicts (the training default; used when `scheduler` is a name)
+            prediction_type: str = "auto",   # what the model predicts (its TrainConfig's; "auto" = the training default)
             ramp: str = "triangular",        # blend ramp in overlaps
             seed: int = 0,
             progress: bool = True,
@@ -612,6 +612,7 @@ def animate(model,                           # a VividPortraitsModel (its config
         x_T = torch.randn((T, *model.latent_shape()), generator=g).to(device)
         # pixel-space latents: clip the predicted x0 to [-1, 1] as the training sample grids do (unclipped DDIM from
         # t = T amplifies an early model's error many times over)
+        if prediction_type == "auto": prediction_type = auto_prediction_type(cfg.latent)
         sched = (make_scheduler(scheduler, prediction_type=prediction_type, clip_sample=cfg.latent == "unshuffle")
                  if isinstance(scheduler, str) else scheduler)
         n_win = len(get_context_scheduler(strategy)(T, window, overlap, 0))

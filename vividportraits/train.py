@@ -28,7 +28,8 @@ from tqdm.auto import tqdm
 from .core import (LABEL, NUM_CLASSES, atomic_write, autocast_dtype, colorize_parsing, from_pm1,
                                  load_json, save_json, tensor_to_img, to_pm1, write_results)
 from .diffusion import (add_noise, cfg_denoiser, make_scheduler, sample, sample_timesteps,
-                                      sampler_from, training_target)
+                                      sampler_from, training_target, weighted_mse, PREDICTION_TYPES,
+                                      auto_prediction_type)
 from .motion import MOTION_KINDS, build_condition, check_kind, condition_channels
 from .scaling import DEFAULT_SCALE_RANGE, face_center, sample_scale, scale_sample, validate_scale_range
 
@@ -64,7 +65,7 @@ class TrainConfig:
     steps: int = 1000                       # optimiser steps to reach (a resumed run continues to this count)
     batch_size: int = 8                     # samples (stage 1 frames, stage 2 clips) per step per process
     grad_accum: int = 1                     # micro-batches accumulated per optimiser step
-    lr: float = 3e-4                        # AdamW learning rate after warm-up
+    lr: float = 1e-3                        # AdamW learning rate after warm-up (from scratch; ~1e-5 to fine-tune SD-1.5)
     weight_decay: float = 0.0               # AdamW weight decay
     warmup_steps: int = 50                  # linear learning-rate warm-up (optimiser steps)
     max_grad_norm: float = 1.0              # gradient clipping (0 = off)
@@ -73,11 +74,13 @@ class TrainConfig:
     independent_xy: bool = True             # draw the x and y scale factors independently
     drop_skin: bool = False                 # remove the face-skin class (landmarks: the jaw line) from the condition
     fgbg: bool = True                       # reference foreground to the ReferenceNet, background + mask to the denoiser
-    prediction_type: str = "v_prediction"   # "v_prediction" (default, see above) or "epsilon"
+    prediction_type: str = "auto"           # "auto" (see above: x0 for pixel space, epsilon for VAE latents), "sample"
+                                            # (x0), "epsilon" or "v_prediction"
+    snr_gamma: float | None = None          # Min-SNR-gamma loss weighting (Hang et al. 2023), e.g. 5; None = plain MSE
     cfg_drop_prob: float = 0.1              # probability of dropping the reference (classifier-free guidance)
     seed: int = 0                           # seed of initialisation, data order, augmentation and noise
     mixed_precision: str = "auto"           # "auto" (bf16/fp16 on CUDA, fp32 on CPU), "no", "bf16", "fp16"
-    ema: bool = False                       # keep an exponential moving average of the weights (used for samples)
+    ema: bool = True                        # keep an exponential moving average of the weights (used for samples)
     ema_decay: float = 0.999                # EMA decay (warmed up as min(decay, (1 + n) / (10 + n)))
     ckpt_every: int = 250                   # checkpoint period in optimiser steps (a final one is always written)
     keep_checkpoints: int = 2               # how many recent checkpoints to keep
@@ -100,8 +103,8 @@ class TrainConfig:
         if self.stage not in (1, 2): raise ValueError(f"stage: expected 1 (frames) or 2 (clips), got {self.stage!r}")
         if self.mixed_precision not in MIXED_PRECISION:
             raise ValueError(f"mixed_precision: expected one of {MIXED_PRECISION}, got {self.mixed_precision!r}")
-        if self.prediction_type not in ("epsilon", "v_prediction"):
-            raise ValueError(f"prediction_type: expected 'epsilon' or 'v_prediction', got {self.prediction_type!r}")
+        if self.prediction_type not in ("auto",) + PREDICTION_TYPES:
+            raise ValueError(f"prediction_type: expected 'auto' or one of {PREDICTION_TYPES}, got {self.prediction_type!r}")
         for k in ("steps", "batch_size", "grad_accum", "ckpt_every", "keep_checkpoints", "sample_steps", "log_every",
                   "clip_len", "num_preview", "synth_identities"):
             v = getattr(self, k)
@@ -112,6 +115,9 @@ class TrainConfig:
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
                 raise ValueError(f"{k}: expected an int >= 0, got {v!r}")
         if not 0 <= self.cfg_drop_prob < 1: raise ValueError(f"cfg_drop_prob: expected 0 <= p < 1, got {self.cfg_drop_prob!r}")
+        if self.snr_gamma is not None and not (isinstance(self.snr_gamma, (int, float)) and math.isfinite(self.snr_gamma)
+                                               and self.snr_gamma > 0):
+            raise ValueError(f"snr_gamma: expected a positive finite number or None, got {self.snr_gamma!r}")
         if not 0 < self.ema_decay < 1: raise ValueError(f"ema_decay: expected 0 < decay < 1, got {self.ema_decay!r}")
         if not self.lr > 0: raise ValueError(f"lr: expected > 0, got {self.lr!r}")
         if self.max_minutes is not None and not self.max_minutes > 0:
@@ -296,7 +302,7 @@ def generate(model: nn.Module,                      # a VividPortraitsModel
              steps: int = 20,                       # sampler steps
              sampler: str = "ddim",                 # diffusion.SCHEDULERS name
              guidance: float = 1.0,                 # classifier-free guidance on the reference (1 = off)
-             prediction_type: str = "epsilon",      # what the model predicts
+             prediction_type: str = "auto",         # what the model predicts ("auto": diffusion.auto_prediction_type)
              seed: int = 0,                         # noise seed
              progress: bool = False) -> torch.Tensor:  # (B F) x 3 x S x S in [0, 1]
     "Sample frames for motion conditions and references."
@@ -305,6 +311,7 @@ def generate(model: nn.Module,                      # a VividPortraitsModel
     ref = model.reference(to_pm1(ref_rgb), None if ref_mask is None or not model.config.fgbg else ref_mask.to(dev))
     # pixel-space latents (pixel-unshuffle) live in [-1, 1]: clip the predicted x0 there (DDPM/DDIM), which keeps
     # early-training samples from exploding at t ~ T where x0 = (x_t - sqrt(1 - abar) eps) / sqrt(abar) amplifies errors
+    if prediction_type == "auto": prediction_type = auto_prediction_type(model.config.latent)
     sched = make_scheduler(sampler, prediction_type, clip_sample=model.config.latent == "unshuffle")
     shape = (cond.shape[0], *model.latent_shape(cond.shape[-1]))
     g = torch.Generator().manual_seed(seed)
@@ -394,6 +401,10 @@ def train(cfg: TrainConfig  # the run's configuration
     dev, main = acc.device, acc.is_main_process
     torch.manual_seed(cfg.seed)
     mcfg = model_config(cfg)
+    if cfg.prediction_type == "auto":   # resolved once and recorded; a run started from another keeps its prediction type
+        src = latest_checkpoint(cfg.init_from) if cfg.init_from is not None else None
+        prev = load_json(src/"state.json").get("train_config", {}).get("prediction_type") if src is not None else None
+        cfg.prediction_type = prev if prev in PREDICTION_TYPES else auto_prediction_type(mcfg.latent)
     model = VividPortraitsModel(mcfg).to(dev)
     resume = latest_checkpoint(out)
     if main and (out/CKPT_DIR).exists():
@@ -499,7 +510,7 @@ def train(cfg: TrainConfig  # the run's configuration
         target = training_target(sched, z0, noise, t)
         with acc.accumulate(fwd):
             pred = fwd(z_t, t, cond, ref_rgb, ref_mask if mcfg.fgbg else None, drop, nf)
-            loss = F.mse_loss(pred.float(), target.float())
+            loss = weighted_mse(pred, target, sched, t, cfg.snr_gamma)
             acc.backward(loss)
             if acc.sync_gradients and cfg.max_grad_norm > 0:
                 gn = float(acc.clip_grad_norm_(params, cfg.max_grad_norm))
