@@ -32,9 +32,9 @@ __all__ = ['RANGE_TOL', 'LPIPS_ASSETS', 'ARCFACE_TEMPLATE_112', 'EXPRESSION_FEAT
            'face_recognition_models_dir', 'DlibIdentity', 'dlib_identity', 'cosine', 'ArcFaceIdentity',
            'expression_shape_points', 'normalize_landmarks', 'expression_features', 'procrustes_residual',
            'MediaPipeLandmarks', 'FanLandmarks', 'LandmarkExpression', 'landmark_expression', 'SynthEvaluatorNet',
-           'r2_per_factor', 'train_synth_evaluators', 'evaluator_training_data', 'save_synth_evaluator',
-           'find_synth_evaluator', 'SynthEvaluator', 'load_synth_evaluator', 'evaluate', 'protocol_table', 'mean_ci95',
-           'summarize', 'read_frames', 'evaluate_videos']
+           'r2_per_factor', 'gaussian_blur', 'train_synth_evaluators', 'evaluator_training_data',
+           'save_synth_evaluator', 'find_synth_evaluator', 'SynthEvaluator', 'load_synth_evaluator', 'evaluate',
+           'protocol_table', 'mean_ci95', 'summarize', 'read_frames', 'evaluate_videos']
 
 # %% ../nbs/10_metrics.ipynb #fa8bf160
 RANGE_TOL = 1e-4
@@ -466,10 +466,15 @@ class SynthEvaluatorNet(nn.Module):
                  emb_dim: int = 64,                     # identity-embedding size
                  widths: Sequence[int] = (24, 48, 64, 96),  # channels of the four stride-2 stages
                  size: int = 64,                        # input size (inputs are resized to it)
-                 hidden: int = 128):
+                 hidden: int = 128,
+                 stem: int = 0):                        # channels of a stride-1 conv pair at full resolution first (0 = none)
         super().__init__()
         self.size = size
         layers, c = [], 3
+        if stem:  # keeps one-pixel details (eyelids, lip corners, brows) that a stride-2 first conv would alias away
+            layers += [nn.Conv2d(3, stem, 3, 1, 1), nn.GroupNorm(math.gcd(8, stem), stem), nn.SiLU(),
+                       nn.Conv2d(stem, stem, 3, 1, 1), nn.GroupNorm(math.gcd(8, stem), stem), nn.SiLU()]
+            c = stem
         for w in widths:
             layers += [nn.Conv2d(c, w, 3, 2, 1), nn.GroupNorm(8, w), nn.SiLU(), nn.Conv2d(w, w, 3, 1, 1), nn.GroupNorm(8, w), nn.SiLU()]
             c = w
@@ -504,7 +509,22 @@ def _check_training_arrays(images, identity_params, expression_params, identity_
     if ids.shape != (n,): raise ValueError(f"identity_ids: expected {n} labels, got {ids.shape}")
     return images, ip, ep, ids
 
-def _augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+def gaussian_blur(x: torch.Tensor,      # B x C x H x W
+                  sigma: torch.Tensor,  # B blur widths in pixels (0 = unchanged)
+                  radius: int = 4) -> torch.Tensor:
+    "Blur each image with its own Gaussian (separable, reflect padding)."
+    n, c, h, w = x.shape
+    k = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
+    s = sigma.to(x).clamp(min=1e-3)[:, None]
+    ker = torch.exp(-0.5 * (k[None] / s) ** 2); ker = ker / ker.sum(1, keepdim=True)
+    ker = ker.repeat_interleave(c, 0)                                   # (B C) x K
+    y = F.pad(x.reshape(1, n * c, h, w), (radius, radius, radius, radius), mode="reflect")
+    y = F.conv2d(y, ker[:, None, None, :], groups=n * c)
+    y = F.conv2d(y, ker[:, None, :, None], groups=n * c)
+    return y.reshape(n, c, h, w)
+
+def _augment(x: torch.Tensor, g: torch.Generator,
+             degrade: bool = False) -> torch.Tensor:  # also blur (half the frames) and add noise (a quarter)
     "Label-preserving jitter for the evaluators: small random shift/scale/rotation and brightness/contrast per frame."
     n, dev = len(x), x.device
     r = lambda *shape: (torch.rand(*shape, generator=g) * 2 - 1).to(dev)  # uniform in [-1, 1]
@@ -512,7 +532,12 @@ def _augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     theta = torch.stack([torch.stack([sc * ang.cos(), -sc * ang.sin(), t[:, 0]], -1),
                          torch.stack([sc * ang.sin(), sc * ang.cos(), t[:, 1]], -1)], 1)
     x = F.grid_sample(x, F.affine_grid(theta, list(x.shape), align_corners=False), padding_mode="border", align_corners=False)
-    return ((x - 0.5) * (1 + 0.1 * r(n, 1, 1, 1)) + 0.5 + 0.05 * r(n, 1, 1, 1)).clamp(0, 1)
+    x = ((x - 0.5) * (1 + 0.1 * r(n, 1, 1, 1)) + 0.5 + 0.05 * r(n, 1, 1, 1))
+    if degrade:  # generated frames are blurrier and noisier than renders: read them without wild extrapolation
+        sigma = (0.75 * (r(n) + 1)) * (r(n) > 0)                          # half the frames: sigma ~ U(0, 1.5) px
+        x = gaussian_blur(x, sigma)
+        x = x + 0.02 * (r(n, 1, 1, 1) + 1) * (r(n, 1, 1, 1) > 0.5) * torch.randn(x.shape, generator=g).to(dev)
+    return x.clamp(0, 1)
 
 def train_synth_evaluators(images: np.ndarray,             # N x H x W x 3 uint8 renders
                            identity_params: np.ndarray,    # N x P_id identity parameters of each render
@@ -529,7 +554,10 @@ def train_synth_evaluators(images: np.ndarray,             # N x H x W x 3 uint8
                            renderer_version: str | None = None,  # stored in the config
                            size: int = 64,                 # evaluator input size
                            augment: bool = True,           # random shift/scale/rotation/brightness (fights memorising frames)
-                           progress: bool = True):
+                           progress: bool = True,
+                           widths: Sequence[int] = (24, 48, 64, 96),  # SynthEvaluatorNet stage widths
+                           stem: int = 0,                  # SynthEvaluatorNet full-resolution stem channels (0 = none)
+                           degrade: bool = False):         # augment with blur and noise too (robust on generated frames)
     "Train `SynthEvaluatorNet` on arrays; returns (model, config) with held-out-identity R^2 per factor in the config."
     images, ip, ep, ids = _check_training_arrays(images, identity_params, expression_params, identity_ids)
     rng = seed_everything(seed); dev = get_device(device)
@@ -547,7 +575,7 @@ def train_synth_evaluators(images: np.ndarray,             # N x H x W x 3 uint8
         x = torch.cat([(F.interpolate(x[i:i + 256].float() / 255, size=(size, size), mode="bilinear", antialias=True,
                                       align_corners=False) * 255).round().byte() for i in range(0, len(x), 256)])
     x = x.to(dev)  # uint8 frames on the training device (N x 3 x 64 x 64 is 12 KB a frame)
-    model = SynthEvaluatorNet(ip.shape[1], ep.shape[1], n_classes=len(cls), size=size).to(dev)
+    model = SynthEvaluatorNet(ip.shape[1], ep.shape[1], n_classes=len(cls), size=size, widths=tuple(widths), stem=stem).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
     tr_idx = np.flatnonzero(tr); g = torch.Generator().manual_seed(seed)
@@ -556,7 +584,7 @@ def train_synth_evaluators(images: np.ndarray,             # N x H x W x 3 uint8
     for step in tqdm(range(steps), disable=not progress, desc="evaluators"):
         b = torch.from_numpy(tr_idx[rng.integers(0, len(tr_idx), batch_size)])
         xb = x[b.to(dev)].float() / 255
-        if augment: xb = _augment(xb, g)
+        if augment: xb = _augment(xb, g, degrade=degrade)
         o = model(xb)
         logits = 16.0 * o["embedding"] @ F.normalize(model.prototypes, dim=-1).T
         parts = torch.stack([F.mse_loss(o["identity"], zi_t[b].to(dev)), F.mse_loss(o["expression"], ze_t[b].to(dev)),
@@ -582,13 +610,13 @@ def train_synth_evaluators(images: np.ndarray,             # N x H x W x 3 uint8
     config = {
         "format": "vividportraits-synth-evaluator", "version": 1,
         "architecture": {"class": "SynthEvaluatorNet", "n_identity": ip.shape[1], "n_expression": ep.shape[1],
-                         "emb_dim": model.embedding.out_features, "widths": [m.out_channels for m in model.trunk if isinstance(m, nn.Conv2d)][::2],
-                         "size": size, "hidden": model.identity.in_features},
+                         "emb_dim": model.embedding.out_features, "widths": [int(w) for w in widths],
+                         "size": size, "hidden": model.identity.in_features, "stem": int(stem)},
         "identity_factors": idf, "expression_factors": exf,
         "identity_mean": im_mean.tolist(), "identity_std": im_std.tolist(),
         "expression_mean": em_mean.tolist(), "expression_std": em_std.tolist(),
         "expression_chance_l1": chance.tolist(),
-        "renderer_version": renderer_version, "seed": seed, "steps": steps, "batch_size": batch_size, "lr": lr, "augment": augment,
+        "renderer_version": renderer_version, "seed": seed, "steps": steps, "batch_size": batch_size, "lr": lr, "augment": augment, "degrade": degrade,
         "final_train_loss": dict(zip(("identity_mse", "expression_mse", "normface_ce"), torch.stack(tail_loss).mean(0).tolist())),
         "n_train_frames": int(tr.sum()), "n_heldout_frames": int(te.sum()),
         "n_train_identities": len(cls), "heldout_identities": sorted(str(u) for u in held),
@@ -727,7 +755,8 @@ def _load_synth_evaluator(path: str, device: str) -> SynthEvaluator:
     p = _need_file(path, "synth evaluator weights")
     cfg = load_json(p.with_suffix(".json"))
     a = cfg["architecture"]
-    model = SynthEvaluatorNet(a["n_identity"], a["n_expression"], emb_dim=a["emb_dim"], widths=a["widths"], size=a["size"], hidden=a["hidden"])
+    model = SynthEvaluatorNet(a["n_identity"], a["n_expression"], emb_dim=a["emb_dim"], widths=a["widths"], size=a["size"], hidden=a["hidden"],
+                              stem=a.get("stem", 0))
     model.load_state_dict(load_file(str(p)))
     return SynthEvaluator(model, cfg, device)
 
