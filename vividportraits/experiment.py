@@ -126,15 +126,15 @@ class ExperimentPreset:
 
 EXPERIMENT_PRESETS = {
     "smoke": ExperimentPreset(model="tiny", image_size=64, identities=6, clips_per_identity=1, frames=16,
-                              test_fraction=0.34, train_steps=30, temporal_steps=4, batch_size=8, lr=2e-4,
+                              test_fraction=0.34, train_steps=30, temporal_steps=4, batch_size=8, lr=2e-3,
                               eval_self=1, eval_cross=1, eval_frames=12, window=8, overlap=2, sample_steps=8,
                               guidance=1.0, max_minutes=1.5),
     "cpu": ExperimentPreset(model="tiny", image_size=64, identities=40, clips_per_identity=2, frames=24,
-                            test_fraction=0.2, train_steps=600, temporal_steps=100, batch_size=8, lr=3e-4,
-                            eval_self=3, eval_cross=3, eval_frames=24, window=8, overlap=2, sample_steps=15,
-                            guidance=1.0, max_minutes=4.5),
+                            test_fraction=0.2, train_steps=2400, temporal_steps=300, batch_size=8, lr=2e-3,
+                            eval_self=4, eval_cross=4, eval_frames=24, window=8, overlap=2, sample_steps=15,
+                            guidance=1.0, max_minutes=7.5),
     "gpu": ExperimentPreset(model="tiny", image_size=64, identities=200, clips_per_identity=2, frames=32,
-                            test_fraction=0.1, train_steps=1500, temporal_steps=300, batch_size=32, lr=3e-4,
+                            test_fraction=0.1, train_steps=1500, temporal_steps=300, batch_size=32, lr=1e-3,
                             eval_self=10, eval_cross=10, eval_frames=32, window=16, overlap=4, sample_steps=25,
                             guidance=1.0, max_minutes=3.0),
 }
@@ -476,8 +476,11 @@ def run_grid(grid: str = "paper",           # grid name (see GRIDS)
     import multiprocessing as mp
     from tqdm.auto import tqdm
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    # several CPU-bound workers on few cores: spinning OpenMP threads slow small kernels down many times over
-    if int(workers) > 1: os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # several CPU-bound workers on few cores: spinning OpenMP threads slow small kernels down many times over, and the
+    # tiny preset gains little from a second thread, so each worker (papermill kernel or process) gets cores/workers
+    if int(workers) > 1:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // int(workers))))
     jobs = grid_jobs(grid, preset, seeds, out, executor, template, variants, data)
     status_path = out/"grid_status.json"
     status = load_json(status_path) if status_path.exists() else {}
