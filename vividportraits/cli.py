@@ -95,13 +95,26 @@ def _cmd_train_evaluators(args) -> int:
     from pathlib import Path as _P
     from vividportraits import synth, metrics
     from vividportraits.core import cache_dir
+    import hashlib, time, torch
+    from vividportraits.core import get_device
     data = metrics.evaluator_training_data(synth, n_identities=args.identities, frames_per_identity=args.frames,
                                            size=args.size, seed=args.data_seed)
+    t0 = time.perf_counter()
+    device = None if args.device == "auto" else args.device
     model, cfg = metrics.train_synth_evaluators(
         data["images"], data["identity_params"], data["expression_params"], data["identity_ids"],
         identity_factors=data["identity_factors"], expression_factors=data["expression_factors"], steps=args.steps,
-        batch_size=args.batch_size, seed=args.seed, device=None if args.device == "auto" else args.device,
-        renderer_version=synth.renderer_version(), size=args.size)
+        batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=device,
+        renderer_version=synth.renderer_version(), size=args.size, stem=args.stem, degrade=args.degrade,
+        init_from=args.init_from)
+    dev = get_device(device)
+    where = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"CPU, {torch.get_num_threads()} thread(s)"
+    cfg["trained_on"] = f"{where}, {time.perf_counter() - t0:.0f} s of training"
+    cfg["cli_args"] = {k: (_P(v).name if k in ("init_from", "out") and v else v) for k, v in vars(args).items()
+                       if k not in ("func", "command")}   # file names only: no machine paths in shipped files
+    if args.init_from:
+        cfg["init_sha256"] = hashlib.sha256(_P(args.init_from).read_bytes()).hexdigest()[:16]
+    cfg.update({"data_seed": args.data_seed, "n_identities": args.identities, "frames_per_identity": args.frames})
     path = metrics.save_synth_evaluator(model, cfg, args.out or cache_dir()/"evaluators")
     print(f"evaluator: {path}")
     print(json.dumps({"heldout_r2": cfg.get("heldout_r2"), "heldout_identity_cosine": cfg.get("heldout_identity_cosine")},
@@ -261,6 +274,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--batch-size", type=int, default=256)
     s.add_argument("--data-seed", type=int, default=1234, help="seed of the rendered training frames")
     s.add_argument("--seed", type=int, default=0, help="seed of the evaluator's initialisation and batches")
+    s.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (one-cycle schedule)")
+    s.add_argument("--stem", type=int, default=0, help="channels of a full-resolution stem (0: none, the shipped design)")
+    s.add_argument("--degrade", action="store_true", help="augment with blur and noise (robust on generated frames)")
+    s.add_argument("--init-from", default=None, help="an evaluator .safetensors to fine-tune (architecture kept)")
     s.add_argument("--device", default="auto", help="auto, cpu or cuda")
     s.add_argument("--out", default=None, help="folder (default: the kit's cache, evaluators/)")
     s.add_argument("--ship", action="store_true", help="also copy the files into the package (vividportraits/weights)")

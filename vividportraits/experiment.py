@@ -317,7 +317,7 @@ def evaluate_variant(cfg: RunConfig, ckpt: str | os.PathLike, data_root: str | o
             summary[f"long.{col}"] = (mu, ci, n)
     table = pd.DataFrame([{"metric": k, "mean": v[0], "ci95": v[1], "n": v[2]} for k, v in summary.items()])
     return {"clips": clips, "summary": table, "samples": samples, "video": side_by_side(samples[0]),
-            "train_config": dataclasses.asdict(tc)}
+            "train_config": dataclasses.asdict(tc), "evaluator": None if evaluator is None else evaluator.provenance()}
 
 def side_by_side(sample: dict) -> np.ndarray:
     "Frames source | driver | output | ground truth (T x H x 4W x 3 uint8) of one evaluated clip."
@@ -383,7 +383,8 @@ def write_run(cfg: RunConfig, ev: dict, timings: dict, ckpt: str | os.PathLike |
     return write_results(run, cfg.to_dict(), metrics, timings, variant=variant_name(cfg.to_dict()),
                          training=train_info,
                          metrics_ci95=ci, metrics_n=n, preset_values=asdict(cfg.experiment),
-                         train_config=ev.get("train_config"), checkpoint=None if ckpt is None else str(ckpt))
+                         train_config=ev.get("train_config"), evaluator=ev.get("evaluator"),
+                         checkpoint=None if ckpt is None else str(ckpt))
 
 def run_experiment(cfg: RunConfig, progress: bool = True) -> dict:
     "Data -> train -> evaluate -> results.json for one run (what nbs/ablate.ipynb does, without the pictures)."

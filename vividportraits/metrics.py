@@ -557,7 +557,9 @@ def train_synth_evaluators(images: np.ndarray,             # N x H x W x 3 uint8
                            progress: bool = True,
                            widths: Sequence[int] = (24, 48, 64, 96),  # SynthEvaluatorNet stage widths
                            stem: int = 0,                  # SynthEvaluatorNet full-resolution stem channels (0 = none)
-                           degrade: bool = False):         # augment with blur and noise too (robust on generated frames)
+                           degrade: bool = False,          # augment with blur and noise too (robust on generated frames)
+                           init_from: str | os.PathLike | None = None):  # a saved evaluator (.safetensors) to fine-tune
+                                                                         # (its architecture and standardisation are kept)
     "Train `SynthEvaluatorNet` on arrays; returns (model, config) with held-out-identity R^2 per factor in the config."
     images, ip, ep, ids = _check_training_arrays(images, identity_params, expression_params, identity_ids)
     rng = seed_everything(seed); dev = get_device(device)
@@ -569,13 +571,31 @@ def train_synth_evaluators(images: np.ndarray,             # N x H x W x 3 uint8
     y_cls = np.array([cls.get(i, -1) for i in ids.tolist()])
     im_mean, im_std = ip[tr].mean(0), ip[tr].std(0) + 1e-6
     em_mean, em_std = ep[tr].mean(0), ep[tr].std(0) + 1e-6
+    init = None
+    if init_from is not None:  # fine-tune: same architecture, same standardisation as the loaded heads
+        from safetensors.torch import load_file
+        ipath = _need_file(init_from, "evaluator to fine-tune")
+        icfg = load_json(_need_file(ipath.with_suffix(".json"), "evaluator config"))
+        arch = icfg["architecture"]
+        if (arch["n_identity"], arch["n_expression"]) != (ip.shape[1], ep.shape[1]):
+            raise ValueError(f"init_from: {ipath} reads {arch['n_identity']} identity / {arch['n_expression']} expression "
+                             f"factors, the data has {ip.shape[1]} / {ep.shape[1]}")
+        widths, stem, size = arch["widths"], arch.get("stem", 0), arch["size"]
+        im_mean, im_std, em_mean, em_std = (np.asarray(icfg[k], np.float32) for k in
+                                            ("identity_mean", "identity_std", "expression_mean", "expression_std"))
+        init = (ipath, load_file(str(ipath)))
     zi, ze = (ip - im_mean) / im_std, (ep - em_mean) / em_std
     x = torch.from_numpy(images).permute(0, 3, 1, 2)  # uint8; batches are converted to float on the fly
     if images.shape[1] != size or images.shape[2] != size:
         x = torch.cat([(F.interpolate(x[i:i + 256].float() / 255, size=(size, size), mode="bilinear", antialias=True,
                                       align_corners=False) * 255).round().byte() for i in range(0, len(x), 256)])
     x = x.to(dev)  # uint8 frames on the training device (N x 3 x 64 x 64 is 12 KB a frame)
-    model = SynthEvaluatorNet(ip.shape[1], ep.shape[1], n_classes=len(cls), size=size, widths=tuple(widths), stem=stem).to(dev)
+    model = SynthEvaluatorNet(ip.shape[1], ep.shape[1], n_classes=len(cls), size=size, widths=tuple(widths), stem=stem)
+    if init is not None:
+        bad = model.load_state_dict(init[1], strict=False)
+        if bad.unexpected_keys or set(bad.missing_keys) - {"prototypes"}:
+            raise ValueError(f"init_from: {init[0]} does not fit SynthEvaluatorNet({widths}, stem={stem}): {bad}")
+    model = model.to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
     tr_idx = np.flatnonzero(tr); g = torch.Generator().manual_seed(seed)
@@ -617,6 +637,7 @@ def train_synth_evaluators(images: np.ndarray,             # N x H x W x 3 uint8
         "expression_mean": em_mean.tolist(), "expression_std": em_std.tolist(),
         "expression_chance_l1": chance.tolist(),
         "renderer_version": renderer_version, "seed": seed, "steps": steps, "batch_size": batch_size, "lr": lr, "augment": augment, "degrade": degrade,
+        "init_from": None if init is None else init[0].name,
         "final_train_loss": dict(zip(("identity_mse", "expression_mse", "normface_ce"), torch.stack(tail_loss).mean(0).tolist())),
         "n_train_frames": int(tr.sum()), "n_heldout_frames": int(te.sum()),
         "n_train_identities": len(cls), "heldout_identities": sorted(str(u) for u in held),
@@ -711,6 +732,16 @@ class SynthEvaluator:
         out["identity"] = out["identity"] * np.asarray(self.config["identity_std"]) + np.asarray(self.config["identity_mean"])
         return out
 
+    path = None  # the weights file, set by `load_synth_evaluator`
+
+    def provenance(self) -> dict:
+        "Which evaluator scored a run: file name, sha256 prefix of the weights, renderer version, how it was trained."
+        import hashlib
+        sha = hashlib.sha256(Path(self.path).read_bytes()).hexdigest()[:16] if self.path is not None else None
+        return {"backend": self.name, "file": None if self.path is None else Path(self.path).name, "sha256": sha,
+                "renderer_version": self.config.get("renderer_version"), "trained_on": self.config.get("trained_on"),
+                "expression_factors_used": self.expression_factors_used}
+
     def identity_similarity(self, source, pred) -> np.ndarray:  # per pred frame, cosine in [-1, 1]
         "cos(normalised mean source embedding, embedding of each pred frame)."
         es = self.predict(source, "source")["embedding"].mean(0)
@@ -758,7 +789,8 @@ def _load_synth_evaluator(path: str, device: str) -> SynthEvaluator:
     model = SynthEvaluatorNet(a["n_identity"], a["n_expression"], emb_dim=a["emb_dim"], widths=a["widths"], size=a["size"], hidden=a["hidden"],
                               stem=a.get("stem", 0))
     model.load_state_dict(load_file(str(p)))
-    return SynthEvaluator(model, cfg, device)
+    ev = SynthEvaluator(model, cfg, device); ev.path = p
+    return ev
 
 # %% ../nbs/10_metrics.ipynb #e7102ffc
 def evaluate(pred,                     # T x 3 x H x W float in [0, 1] (or T x H x W x 3 uint8): the output clip
