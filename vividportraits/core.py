@@ -27,8 +27,8 @@ import torch
 __all__ = ['LAPA_CLASSES', 'FACER_LAPA_NAMES', 'NUM_CLASSES', 'LABEL', 'LAPA_PALETTE', 'IBUG68_GROUPS', 'IBUG68_CLOSED',
            'KEY_PACKAGES', 'ASSETS', 'seed_everything', 'get_device', 'autocast_dtype', 'img_to_tensor',
            'tensor_to_img', 'to_pm1', 'from_pm1', 'colorize_parsing', 'atomic_write', 'save_json', 'load_json',
-           'save_npz', 'package_versions', 'git_sha', 'hardware', 'write_results', 'Timer', 'show_images',
-           'write_video', 'show_video', 'cache_dir', 'sha256_file', 'fetch_asset']
+           'save_npz', 'package_versions', 'git_sha', 'hardware', 'portable_paths', 'project_root', 'write_results',
+           'Timer', 'show_images', 'write_video', 'show_video', 'cache_dir', 'sha256_file', 'fetch_asset']
 
 # %% ../nbs/00_core.ipynb #2fec2f33
 def seed_everything(seed: int  # the seed for python, numpy and torch (CPU and CUDA)
@@ -210,15 +210,39 @@ def hardware() -> dict:
     if torch.cuda.is_available(): d["gpu"] = torch.cuda.get_device_name(0)
     return d
 
+def portable_paths(obj,                         # a JSON-like record (dicts, lists, strings, numbers)
+                   root: str | os.PathLike | None  # paths under this folder become relative to it
+                  ):
+    "The record with machine paths removed: paths under `root` made relative to it, the home folder written `~`."
+    home = str(Path.home())
+    root = None if root is None else str(Path(root).resolve())
+    def fix(v):
+        if isinstance(v, Mapping): return {k: fix(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)): return [fix(x) for x in v]
+        if not isinstance(v, str): return v
+        if root and (v == root or v.startswith(root + os.sep)): return os.path.relpath(v, root)
+        if v == home or v.startswith(home + os.sep): return "~" + v[len(home):]
+        return v
+    return fix(obj)
+
+def project_root(path: str | os.PathLike) -> Path | None:
+    "The nearest folder at or above `path` holding `.git` or `pyproject.toml` (the checkout a run belongs to), or None."
+    p = Path(path).resolve()
+    for d in (p, *p.parents):
+        if (d/".git").exists() or (d/"pyproject.toml").exists(): return d
+    return None
+
 def write_results(run_dir: str | os.PathLike,  # the run's folder; results.json goes inside
                   params: Mapping,            # the run's parameters (the config)
                   metrics: Mapping,           # metric name -> value (or dict with mean/ci)
                   timings: Mapping | None = None,  # phase -> seconds
+                  portable: bool = False,     # write paths relative to the project root (results meant to be shared)
                   **extra) -> Path:
     "Write the run's `results.json` atomically, adding versions, git sha, hardware and a timestamp."
     rec = {"params": dict(params), "metrics": dict(metrics), "timings": dict(timings or {}),
            "versions": package_versions(), "git_sha": git_sha(), "hardware": hardware(),
            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), **extra}
+    if portable: rec = portable_paths(rec, project_root(run_dir))
     return save_json(rec, Path(run_dir)/"results.json")
 
 class Timer:

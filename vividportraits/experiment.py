@@ -384,7 +384,7 @@ def write_run(cfg: RunConfig, ev: dict, timings: dict, ckpt: str | os.PathLike |
                          training=train_info,
                          metrics_ci95=ci, metrics_n=n, preset_values=asdict(cfg.experiment),
                          train_config=ev.get("train_config"), evaluator=ev.get("evaluator"),
-                         checkpoint=None if ckpt is None else str(ckpt))
+                         checkpoint=None if ckpt is None else str(ckpt), portable=True)
 
 def run_experiment(cfg: RunConfig, progress: bool = True) -> dict:
     "Data -> train -> evaluate -> results.json for one run (what nbs/ablate.ipynb does, without the pictures)."
@@ -476,7 +476,8 @@ def run_grid(grid: str = "paper",           # grid name (see GRIDS)
     import concurrent.futures as cf
     import multiprocessing as mp
     from tqdm.auto import tqdm
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    # absolute: papermill changes the process's working directory while a notebook runs, under the other workers' feet
+    out = Path(out).resolve(); out.mkdir(parents=True, exist_ok=True)
     # several CPU-bound workers on few cores: spinning OpenMP threads slow small kernels down many times over, and the
     # tiny preset gains little from a second thread, so each worker (papermill kernel or process) gets cores/workers
     if int(workers) > 1:
