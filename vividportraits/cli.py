@@ -95,8 +95,8 @@ def _cmd_train_evaluators(args) -> int:
     from pathlib import Path as _P
     from vividportraits import synth, metrics
     from vividportraits.core import cache_dir
-    import hashlib, time, torch
-    from vividportraits.core import get_device
+    import time, torch
+    from vividportraits.core import get_device, sha256_file
     data = metrics.evaluator_training_data(synth, n_identities=args.identities, frames_per_identity=args.frames,
                                            size=args.size, seed=args.data_seed)
     t0 = time.perf_counter()
@@ -113,8 +113,7 @@ def _cmd_train_evaluators(args) -> int:
     cfg["cli_args"] = {k: (_P(v).name if k in ("init_from", "out") and v else v) for k, v in vars(args).items()
                        if k not in ("func", "command")}   # file names only: no machine paths in shipped files
     if args.init_from:
-        cfg["init_sha256"] = hashlib.sha256(_P(args.init_from).read_bytes()).hexdigest()[:16]
-    cfg.update({"data_seed": args.data_seed, "n_identities": args.identities, "frames_per_identity": args.frames})
+        cfg["init_sha256"] = sha256_file(args.init_from)[:16]
     path = metrics.save_synth_evaluator(model, cfg, args.out or cache_dir()/"evaluators")
     print(f"evaluator: {path}")
     print(json.dumps({"heldout_r2": cfg.get("heldout_r2"), "heldout_identity_cosine": cfg.get("heldout_identity_cosine")},
@@ -158,8 +157,8 @@ def _add_dataclass_options(parser: argparse.ArgumentParser, cls, skip=()):
             parser.add_argument(opt, action=argparse.BooleanOptionalAction, default=None, help=f"(default {default})")
         elif isinstance(default, (int, float)) and not isinstance(default, bool):
             parser.add_argument(opt, type=type(default), default=None, help=f"(default {default})")
-        elif default is None and _optional_number(f.type) is not None:  # e.g. `max_minutes: float | None = None`
-            parser.add_argument(opt, type=_optional_number(f.type), default=None, metavar="X",
+        elif default is None and (num := _optional_number(f.type)) is not None:  # e.g. `max_minutes: float | None`
+            parser.add_argument(opt, type=num, default=None, metavar="X",
                                 help="(default None; 'none' for None)")
         elif isinstance(default, tuple) or f.name == "scale_range":
             parser.add_argument(opt, nargs="+", default=None, metavar="X",

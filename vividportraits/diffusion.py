@@ -15,9 +15,9 @@ from diffusers import (DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['SCHEDULERS', 'PREDICTION_TYPES', 'UNSUPPORTED', 'make_scheduler', 'auto_prediction_type', 'sampler_from',
-           'sample_timesteps', 'add_noise', 'training_target', 'predict_x0', 'loss_weights', 'weighted_mse', 'sample',
-           'cfg_denoiser']
+__all__ = ['SCHEDULERS', 'PREDICTION_TYPES', 'UNSUPPORTED', 'make_scheduler', 'auto_prediction_type', 'model_sampler',
+           'sampler_from', 'sample_timesteps', 'add_noise', 'training_target', 'predict_x0', 'loss_weights',
+           'weighted_mse', 'sample', 'cfg_denoiser']
 
 # %% ../nbs/09_diffusion.ipynb #36ba8ab9
 SCHEDULERS = {
@@ -70,6 +70,15 @@ def auto_prediction_type(latent: str  # the model's latent kind: "unshuffle" (pi
     "The kit's default prediction type: x0 ('sample') for pixel-space models, epsilon for VAE latents (SD-1.5's own)."
     if latent not in ("unshuffle", "vae"): raise ValueError(f"latent: expected 'unshuffle' or 'vae', got {latent!r}")
     return "sample" if latent == "unshuffle" else "epsilon"
+
+def model_sampler(name: str,                   # one of SCHEDULERS
+                  prediction_type: str,        # "auto" (see `auto_prediction_type`) or one of PREDICTION_TYPES
+                  latent: str):                # the model's latent kind: "unshuffle" (pixel space) or "vae"
+    "The sampling scheduler for a model: resolves 'auto', and in pixel space clips the predicted x0 to [-1, 1]."
+    # pixel-unshuffle latents live in [-1, 1]: clipping x0 there keeps early-training samples from exploding at t ~ T,
+    # where x0 = (x_t - sqrt(1 - abar) eps) / sqrt(abar) amplifies the network's errors many times over
+    if prediction_type == "auto": prediction_type = auto_prediction_type(latent)
+    return make_scheduler(name, prediction_type, clip_sample=latent == "unshuffle")
 
 def sampler_from(scheduler,           # the training scheduler (any diffusers scheduler)
                  name: str,           # one of SCHEDULERS

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from .core import (autocast_dtype, colorize_parsing, from_pm1, img_to_tensor, seed_everything, tensor_to_img, to_pm1,
                                  write_video)
-from .diffusion import auto_prediction_type, cfg_denoiser, make_scheduler, sample
+from .diffusion import cfg_denoiser, model_sampler, sample
 from .motion import build_conditions, check_kind
 
 # %% auto #0
@@ -610,11 +610,7 @@ def animate(model,                           # a VividPortraitsModel (its config
         ref = model.reference(ref_rgb, ref_mask)                         # once per video
         g = torch.Generator(device="cpu").manual_seed(int(seed))
         x_T = torch.randn((T, *model.latent_shape()), generator=g).to(device)
-        # pixel-space latents: clip the predicted x0 to [-1, 1] as the training sample grids do (unclipped DDIM from
-        # t = T amplifies an early model's error many times over)
-        if prediction_type == "auto": prediction_type = auto_prediction_type(cfg.latent)
-        sched = (make_scheduler(scheduler, prediction_type=prediction_type, clip_sample=cfg.latent == "unshuffle")
-                 if isinstance(scheduler, str) else scheduler)
+        sched = model_sampler(scheduler, prediction_type, cfg.latent) if isinstance(scheduler, str) else scheduler
         n_win = len(get_context_scheduler(strategy)(T, window, overlap, 0))
         bar = tqdm(total=steps * n_win, desc=f"denoising {T} frames ({strategy})", unit="window", disable=not progress)
         stats = {}

@@ -23,7 +23,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .core import (cache_dir, fetch_asset, from_pm1, get_device, img_to_tensor, load_json, save_json,
-                                 seed_everything, tensor_to_img, to_pm1, atomic_write)
+                                 seed_everything, sha256_file, tensor_to_img, to_pm1, atomic_write)
 
 # %% auto #0
 __all__ = ['RANGE_TOL', 'LPIPS_ASSETS', 'ARCFACE_TEMPLATE_112', 'EXPRESSION_FEATURES', 'EVALUATOR_NAME', 'SHIPPED_WEIGHTS_DIR',
@@ -736,8 +736,7 @@ class SynthEvaluator:
 
     def provenance(self) -> dict:
         "Which evaluator scored a run: file name, sha256 prefix of the weights, renderer version, how it was trained."
-        import hashlib
-        sha = hashlib.sha256(Path(self.path).read_bytes()).hexdigest()[:16] if self.path is not None else None
+        sha = sha256_file(self.path)[:16] if self.path is not None else None
         return {"backend": self.name, "file": None if self.path is None else Path(self.path).name, "sha256": sha,
                 "renderer_version": self.config.get("renderer_version"), "trained_on": self.config.get("trained_on"),
                 "expression_factors_used": self.expression_factors_used}

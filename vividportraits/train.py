@@ -29,7 +29,7 @@ from .core import (LABEL, NUM_CLASSES, atomic_write, autocast_dtype, colorize_pa
                                  load_json, save_json, tensor_to_img, to_pm1, write_results)
 from .diffusion import (add_noise, cfg_denoiser, make_scheduler, sample, sample_timesteps,
                                       sampler_from, training_target, weighted_mse, PREDICTION_TYPES,
-                                      auto_prediction_type)
+                                      auto_prediction_type, model_sampler)
 from .motion import MOTION_KINDS, build_condition, check_kind, condition_channels
 from .scaling import DEFAULT_SCALE_RANGE, face_center, sample_scale, scale_sample, validate_scale_range
 
@@ -309,10 +309,7 @@ def generate(model: nn.Module,                      # a VividPortraitsModel
     p = next(model.parameters()); dev = p.device
     cond, ref_rgb = cond.to(dev), ref_rgb.to(dev)
     ref = model.reference(to_pm1(ref_rgb), None if ref_mask is None or not model.config.fgbg else ref_mask.to(dev))
-    # pixel-space latents (pixel-unshuffle) live in [-1, 1]: clip the predicted x0 there (DDPM/DDIM), which keeps
-    # early-training samples from exploding at t ~ T where x0 = (x_t - sqrt(1 - abar) eps) / sqrt(abar) amplifies errors
-    if prediction_type == "auto": prediction_type = auto_prediction_type(model.config.latent)
-    sched = make_scheduler(sampler, prediction_type, clip_sample=model.config.latent == "unshuffle")
+    sched = model_sampler(sampler, prediction_type, model.config.latent)
     shape = (cond.shape[0], *model.latent_shape(cond.shape[-1]))
     g = torch.Generator().manual_seed(seed)
     x_T = torch.randn(shape, generator=g).to(dev)
@@ -401,16 +398,16 @@ def train(cfg: TrainConfig  # the run's configuration
     dev, main = acc.device, acc.is_main_process
     torch.manual_seed(cfg.seed)
     mcfg = model_config(cfg)
+    init_src = latest_checkpoint(cfg.init_from) if cfg.init_from is not None else None
     if cfg.prediction_type == "auto":   # resolved once and recorded; a run started from another keeps its prediction type
-        src = latest_checkpoint(cfg.init_from) if cfg.init_from is not None else None
-        prev = load_json(src/"state.json").get("train_config", {}).get("prediction_type") if src is not None else None
+        prev = load_json(init_src/"state.json").get("train_config", {}).get("prediction_type") if init_src else None
         cfg.prediction_type = prev if prev in PREDICTION_TYPES else auto_prediction_type(mcfg.latent)
     model = VividPortraitsModel(mcfg).to(dev)
     resume = latest_checkpoint(out)
     if main and (out/CKPT_DIR).exists():
         for p in (out/CKPT_DIR).glob(".tmp-step-*"): shutil.rmtree(p, ignore_errors=True)
     if resume is None and cfg.init_from is not None:             # start from another run's weights (stage 1 -> 2)
-        src = latest_checkpoint(cfg.init_from)
+        src = init_src
         if src is None: raise FileNotFoundError(f"init_from: no checkpoint in {cfg.init_from}")
         from safetensors.torch import load_model
         f = src/("ema.safetensors" if (src/"ema.safetensors").exists() else "model.safetensors")
