@@ -76,3 +76,19 @@ def test_grid_resumes_and_shares_training(tmp_path):
     assert all(v["status"] == "ok" for v in status.values())
     r = vp(*args, timeout=300)  # a second run finds everything done
     assert r.returncode == 0 and "2 already done, 0 to run" in r.stdout, r.stdout[-2000:]
+
+
+def test_train_expression_reader(tmp_path):
+    "`train-evaluators --part expression` writes synth_expression.* with the face-window design; loaded beside an evaluator."
+    import shutil
+    from vividportraits import metrics as M
+    r = vp("train-evaluators", "--part", "expression", "--identities", 12, "--frames", 4, "--steps", 2, "--batch-size", 4,
+           "--device", "cpu", "--out", tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    cfg = json.loads((tmp_path/"synth_expression.json").read_text())
+    assert cfg["part"] == "expression" and cfg["architecture"]["crop"] == list(M.EXPRESSION_READER["crop"])
+    assert cfg["cli_args"]["part"] == "expression" and "identity" not in cfg["heldout_r2"]
+    for suf in (".safetensors", ".json"):
+        shutil.copy(M.SHIPPED_WEIGHTS_DIR/f"{M.EVALUATOR_NAME}{suf}", tmp_path)
+    ev = M.load_synth_evaluator(tmp_path/f"{M.EVALUATOR_NAME}.safetensors")
+    assert ev.expression_config["cli_args"]["steps"] == 2 and ev.expression_path == tmp_path/"synth_expression.safetensors"

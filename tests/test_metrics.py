@@ -126,3 +126,11 @@ def test_shipped_synth_evaluator():
     r = M.evaluate(x, x, source=x[:1], driver=x, evaluator=ev)
     assert abs(r["expr_sim"] - 1) < 1e-9 and r["expr_corr"] > 0.999 and r["ssim"] > 0.999
     assert r["id_backend"] == "synth" and -1 <= r["id_sim"] <= 1
+    # the dedicated expression reader ships beside it and is the one that reads expressions
+    xp = M.SHIPPED_WEIGHTS_DIR / f"{M.EXPRESSION_READER_NAME}.safetensors"
+    assert xp.is_file() and xp.stat().st_size < 4_000_000 and ev.expression_model is not None
+    xc = ev.expression_config
+    assert xc["part"] == "expression" and list(xc["architecture"]["crop"]) == list(M.EXPRESSION_READER["crop"])
+    assert set(xc["heldout_r2"]) == {"expression"} and xc["heldout_r2"]["expression"]["jaw_open"] > 0.9
+    assert np.allclose(ev.predict(x)["expression"], ev.expression_model(x)["expression"].numpy(), atol=1e-5)
+    assert ev.provenance()["expression_reader"]["file"] == xp.name

@@ -105,8 +105,8 @@ def _cmd_train_evaluators(args) -> int:
         data["images"], data["identity_params"], data["expression_params"], data["identity_ids"],
         identity_factors=data["identity_factors"], expression_factors=data["expression_factors"], steps=args.steps,
         batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=device,
-        renderer_version=synth.renderer_version(), size=args.size, stem=args.stem, degrade=args.degrade,
-        init_from=args.init_from)
+        renderer_version=synth.renderer_version(), size=args.size, degrade=args.degrade, init_from=args.init_from,
+        **({"part": "expression", **metrics.EXPRESSION_READER} if args.part == "expression" else {"stem": args.stem}))
     dev = get_device(device)
     where = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"CPU, {torch.get_num_threads()} thread(s)"
     cfg["trained_on"] = f"{where}, {time.perf_counter() - t0:.0f} s of training"
@@ -275,6 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0, help="seed of the evaluator's initialisation and batches")
     s.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (one-cycle schedule)")
     s.add_argument("--stem", type=int, default=0, help="channels of a full-resolution stem (0: none, the shipped design)")
+    s.add_argument("--part", default="all", choices=["all", "expression"],
+                   help="all: identity + expression evaluator; expression: the dedicated face-window expression reader "
+                        "(metrics.EXPRESSION_READER), saved as synth_expression beside the evaluator")
     s.add_argument("--degrade", action="store_true", help="augment with blur and noise (robust on generated frames)")
     s.add_argument("--init-from", default=None, help="an evaluator .safetensors to fine-tune (architecture kept)")
     s.add_argument("--device", default="auto", help="auto, cpu or cuda")

@@ -26,13 +26,13 @@ from .core import (cache_dir, fetch_asset, from_pm1, get_device, img_to_tensor, 
                                  seed_everything, sha256_file, tensor_to_img, to_pm1, atomic_write)
 
 # %% auto #0
-__all__ = ['RANGE_TOL', 'LPIPS_ASSETS', 'ARCFACE_TEMPLATE_112', 'EXPRESSION_FEATURES', 'EVALUATOR_NAME', 'SHIPPED_WEIGHTS_DIR',
-           'SUMMARY_METRICS', 'VIDEO_EXTS', 'IMAGE_EXTS', 'as_frames', 'as_pair', 'psnr', 'ssim', 'load_numpy_pickle',
-           'load_lpips', 'lpips_distance', 'frame_change_error', 'temporal_consistency', 'NoFaceError',
-           'face_recognition_models_dir', 'DlibIdentity', 'dlib_identity', 'cosine', 'ArcFaceIdentity',
-           'expression_shape_points', 'normalize_landmarks', 'expression_features', 'procrustes_residual',
-           'MediaPipeLandmarks', 'FanLandmarks', 'LandmarkExpression', 'landmark_expression', 'SynthEvaluatorNet',
-           'r2_per_factor', 'gaussian_blur', 'train_synth_evaluators', 'evaluator_training_data',
+__all__ = ['RANGE_TOL', 'LPIPS_ASSETS', 'ARCFACE_TEMPLATE_112', 'EXPRESSION_FEATURES', 'EXPRESSION_READER', 'EVALUATOR_NAME',
+           'EXPRESSION_READER_NAME', 'SHIPPED_WEIGHTS_DIR', 'SUMMARY_METRICS', 'VIDEO_EXTS', 'IMAGE_EXTS', 'as_frames',
+           'as_pair', 'psnr', 'ssim', 'load_numpy_pickle', 'load_lpips', 'lpips_distance', 'frame_change_error',
+           'temporal_consistency', 'NoFaceError', 'face_recognition_models_dir', 'DlibIdentity', 'dlib_identity',
+           'cosine', 'ArcFaceIdentity', 'expression_shape_points', 'normalize_landmarks', 'expression_features',
+           'procrustes_residual', 'MediaPipeLandmarks', 'FanLandmarks', 'LandmarkExpression', 'landmark_expression',
+           'SynthEvaluatorNet', 'r2_per_factor', 'gaussian_blur', 'train_synth_evaluators', 'evaluator_training_data',
            'save_synth_evaluator', 'find_synth_evaluator', 'SynthEvaluator', 'load_synth_evaluator', 'evaluate',
            'protocol_table', 'mean_ci95', 'summarize', 'read_frames', 'evaluate_videos']
 
@@ -467,9 +467,13 @@ class SynthEvaluatorNet(nn.Module):
                  widths: Sequence[int] = (24, 48, 64, 96),  # channels of the four stride-2 stages
                  size: int = 64,                        # input size (inputs are resized to it)
                  hidden: int = 128,
-                 stem: int = 0):                        # channels of a stride-1 conv pair at full resolution first (0 = none)
+                 stem: int = 0,                         # channels of a stride-1 conv pair at full resolution first (0 = none)
+                 crop: Sequence[int] | None = None):    # (top, bottom, left, right) window of the `size` frame to read (None: all)
         super().__init__()
-        self.size = size
+        self.size, self.crop = size, tuple(int(v) for v in crop) if crop is not None else None
+        if self.crop is not None and not (len(self.crop) == 4 and 0 <= self.crop[0] < self.crop[1] <= size
+                                          and 0 <= self.crop[2] < self.crop[3] <= size):
+            raise ValueError(f"crop: expected (top, bottom, left, right) inside the {size} px frame, got {crop!r}")
         layers, c = [], 3
         if stem:  # keeps one-pixel details (eyelids, lip corners, brows) that a stride-2 first conv would alias away
             layers += [nn.Conv2d(3, stem, 3, 1, 1), nn.GroupNorm(math.gcd(8, stem), stem), nn.SiLU(),
@@ -478,8 +482,9 @@ class SynthEvaluatorNet(nn.Module):
         for w in widths:
             layers += [nn.Conv2d(c, w, 3, 2, 1), nn.GroupNorm(8, w), nn.SiLU(), nn.Conv2d(w, w, 3, 1, 1), nn.GroupNorm(8, w), nn.SiLU()]
             c = w
-        s = size // 2 ** len(widths)
-        self.trunk = nn.Sequential(*layers, nn.Flatten(), nn.Linear(c * s * s, hidden), nn.SiLU(), nn.Dropout(0.1))
+        h, w = (self.crop[1] - self.crop[0], self.crop[3] - self.crop[2]) if self.crop else (size, size)
+        for _ in widths: h, w = (h + 1) // 2, (w + 1) // 2  # each stride-2 conv (padding 1) halves, rounding up
+        self.trunk = nn.Sequential(*layers, nn.Flatten(), nn.Linear(c * h * w, hidden), nn.SiLU(), nn.Dropout(0.1))
         self.identity, self.expression, self.embedding = nn.Linear(hidden, n_identity), nn.Linear(hidden, n_expression), nn.Linear(hidden, emb_dim)
         self.prototypes = nn.Parameter(torch.randn(n_classes, emb_dim) * 0.1) if n_classes else None
 
@@ -487,6 +492,7 @@ class SynthEvaluatorNet(nn.Module):
                ) -> dict:              # identity B x P_id, expression B x P_ex (standardised), embedding B x D (unit)
         if x.shape[-2:] != (self.size, self.size):
             x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True, align_corners=False)
+        if self.crop is not None: x = x[..., self.crop[0]:self.crop[1], self.crop[2]:self.crop[3]]
         h = self.trunk(to_pm1(x))
         return {"identity": self.identity(h), "expression": self.expression(h),
                 "embedding": F.normalize(self.embedding(h), dim=-1)}
@@ -558,9 +564,13 @@ def train_synth_evaluators(images: np.ndarray,             # N x H x W x 3 uint8
                            widths: Sequence[int] = (24, 48, 64, 96),  # SynthEvaluatorNet stage widths
                            stem: int = 0,                  # SynthEvaluatorNet full-resolution stem channels (0 = none)
                            degrade: bool = False,          # augment with blur and noise too (robust on generated frames)
-                           init_from: str | os.PathLike | None = None):  # a saved evaluator (.safetensors) to fine-tune
-                                                                         # (its architecture and standardisation are kept)
+                           init_from: str | os.PathLike | None = None,  # a saved evaluator (.safetensors) to fine-tune
+                                                                        # (its architecture and standardisation are kept)
+                           part: str = "all",              # "all" heads, or "expression" only (a dedicated expression reader)
+                           crop: Sequence[int] | None = None,  # SynthEvaluatorNet window (top, bottom, left, right)
+                           hidden: int = 128):             # SynthEvaluatorNet hidden width
     "Train `SynthEvaluatorNet` on arrays; returns (model, config) with held-out-identity R^2 per factor in the config."
+    if part not in ("all", "expression"): raise ValueError(f"part: expected 'all' or 'expression', got {part!r}")
     images, ip, ep, ids = _check_training_arrays(images, identity_params, expression_params, identity_ids)
     rng = seed_everything(seed); dev = get_device(device)
     uids = np.array(sorted(set(ids.tolist()), key=str)); rng.shuffle(uids)
@@ -580,7 +590,9 @@ def train_synth_evaluators(images: np.ndarray,             # N x H x W x 3 uint8
         if (arch["n_identity"], arch["n_expression"]) != (ip.shape[1], ep.shape[1]):
             raise ValueError(f"init_from: {ipath} reads {arch['n_identity']} identity / {arch['n_expression']} expression "
                              f"factors, the data has {ip.shape[1]} / {ep.shape[1]}")
-        widths, stem, size = arch["widths"], arch.get("stem", 0), arch["size"]
+        if icfg.get("part", "all") != part:
+            raise ValueError(f"init_from: {ipath} is a part={icfg.get('part', 'all')!r} evaluator, training part={part!r}")
+        widths, stem, size, crop, hidden = arch["widths"], arch.get("stem", 0), arch["size"], arch.get("crop"), arch["hidden"]
         im_mean, im_std, em_mean, em_std = (np.asarray(icfg[k], np.float32) for k in
                                             ("identity_mean", "identity_std", "expression_mean", "expression_std"))
         init = (ipath, load_file(str(ipath)))
@@ -590,7 +602,8 @@ def train_synth_evaluators(images: np.ndarray,             # N x H x W x 3 uint8
         x = torch.cat([(F.interpolate(x[i:i + 256].float() / 255, size=(size, size), mode="bilinear", antialias=True,
                                       align_corners=False) * 255).round().byte() for i in range(0, len(x), 256)])
     x = x.to(dev)  # uint8 frames on the training device (N x 3 x 64 x 64 is 12 KB a frame)
-    model = SynthEvaluatorNet(ip.shape[1], ep.shape[1], n_classes=len(cls), size=size, widths=tuple(widths), stem=stem)
+    model = SynthEvaluatorNet(ip.shape[1], ep.shape[1], n_classes=len(cls) if part == "all" else 0, size=size,
+                              widths=tuple(widths), stem=stem, crop=crop, hidden=hidden)
     if init is not None:
         bad = model.load_state_dict(init[1], strict=False)
         if bad.unexpected_keys or set(bad.missing_keys) - {"prototypes"}:
@@ -606,21 +619,27 @@ def train_synth_evaluators(images: np.ndarray,             # N x H x W x 3 uint8
         xb = x[b.to(dev)].float() / 255
         if augment: xb = _augment(xb, g, degrade=degrade)
         o = model(xb)
-        logits = 16.0 * o["embedding"] @ F.normalize(model.prototypes, dim=-1).T
-        parts = torch.stack([F.mse_loss(o["identity"], zi_t[b].to(dev)), F.mse_loss(o["expression"], ze_t[b].to(dev)),
-                             F.cross_entropy(logits, yc_t[b].to(dev))])
-        loss = parts[0] + parts[1] + 0.5 * parts[2]
+        if part == "expression":  # all capacity to the expression factors; the other heads stay untrained and unused
+            parts = F.mse_loss(o["expression"], ze_t[b].to(dev))[None]; loss = parts[0]
+        else:
+            logits = 16.0 * o["embedding"] @ F.normalize(model.prototypes, dim=-1).T
+            parts = torch.stack([F.mse_loss(o["identity"], zi_t[b].to(dev)), F.mse_loss(o["expression"], ze_t[b].to(dev)),
+                                 F.cross_entropy(logits, yc_t[b].to(dev))])
+            loss = parts[0] + parts[1] + 0.5 * parts[2]
         if step >= steps - 100: tail_loss.append(parts.detach())
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
     model.eval()
-    prototypes = model.prototypes; model.prototypes = None  # not needed at inference
+    model.prototypes = None  # not needed at inference
     pi, pe, emb = _predict_raw(model, x[torch.from_numpy(np.flatnonzero(te)).to(dev)], dev)
-    # identity verification on held-out identities: cosine of embeddings for same- vs different-identity frame pairs
-    te_ids = ids[te]; pr = rng.integers(0, len(te_ids), (2, 20000)); cos = (emb[pr[0]] * emb[pr[1]]).sum(-1)
-    same = te_ids[pr[0]] == te_ids[pr[1]]; keep = pr[0] != pr[1]
-    from scipy.stats import rankdata
-    r = rankdata(cos[keep]); pos = same[keep]; n1, n0 = int(pos.sum()), int((~pos).sum())
-    auc = (r[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0) if n1 and n0 else float("nan")  # Mann-Whitney: P(cos_same > cos_diff)
+    id_check = {}
+    if part == "all":  # identity verification on held-out identities: embedding cosine, same vs different identity
+        te_ids = ids[te]; pr = rng.integers(0, len(te_ids), (2, 20000)); cos = (emb[pr[0]] * emb[pr[1]]).sum(-1)
+        same = te_ids[pr[0]] == te_ids[pr[1]]; keep = pr[0] != pr[1]
+        from scipy.stats import rankdata
+        r = rankdata(cos[keep]); pos = same[keep]; n1, n0 = int(pos.sum()), int((~pos).sum())
+        auc = (r[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0) if n1 and n0 else float("nan")  # P(cos_same > cos_diff)
+        id_check = {"heldout_identity_cosine": {"same": _nanmean(cos[same & keep]), "different": _nanmean(cos[~same & keep]),
+                                                "auc": float(auc)}}
     # chance level of the expression agreement: mean |difference| of the evaluator's own predictions for two random
     # held-out frames (standardised units), so a collapsed predictor cannot look like agreement
     pairs = rng.integers(0, len(pe), (2, 20000))
@@ -628,25 +647,30 @@ def train_synth_evaluators(images: np.ndarray,             # N x H x W x 3 uint8
     idf = list(identity_factors or [f"id_{k}" for k in range(ip.shape[1])])
     exf = list(expression_factors or [f"ex_{k}" for k in range(ep.shape[1])])
     config = {
-        "format": "vividportraits-synth-evaluator", "version": 1,
+        "format": "vividportraits-synth-evaluator", "version": 1, "part": part,
         "architecture": {"class": "SynthEvaluatorNet", "n_identity": ip.shape[1], "n_expression": ep.shape[1],
                          "emb_dim": model.embedding.out_features, "widths": [int(w) for w in widths],
-                         "size": size, "hidden": model.identity.in_features, "stem": int(stem)},
+                         "size": size, "hidden": model.identity.in_features, "stem": int(stem),
+                         "crop": None if crop is None else [int(v) for v in crop]},
         "identity_factors": idf, "expression_factors": exf,
         "identity_mean": im_mean.tolist(), "identity_std": im_std.tolist(),
         "expression_mean": em_mean.tolist(), "expression_std": em_std.tolist(),
         "expression_chance_l1": chance.tolist(),
         "renderer_version": renderer_version, "seed": seed, "steps": steps, "batch_size": batch_size, "lr": lr, "augment": augment, "degrade": degrade,
         "init_from": None if init is None else init[0].name,
-        "final_train_loss": dict(zip(("identity_mse", "expression_mse", "normface_ce"), torch.stack(tail_loss).mean(0).tolist())),
+        "final_train_loss": dict(zip(("identity_mse", "expression_mse", "normface_ce") if part == "all" else ("expression_mse",),
+                                     torch.stack(tail_loss).mean(0).tolist())),
         "n_train_frames": int(tr.sum()), "n_heldout_frames": int(te.sum()),
         "n_train_identities": len(cls), "heldout_identities": sorted(str(u) for u in held),
-        "heldout_identity_cosine": {"same": _nanmean(cos[same & keep]), "different": _nanmean(cos[~same & keep]),
-                                    "auc": float(auc)},
-        "heldout_r2": {"identity": dict(zip(idf, r2_per_factor(pi, zi[te]).round(4).tolist())),
+        **id_check,
+        "heldout_r2": {**({"identity": dict(zip(idf, r2_per_factor(pi, zi[te]).round(4).tolist()))} if part == "all" else {}),
                        "expression": dict(zip(exf, r2_per_factor(pe, ze[te]).round(4).tolist()))},
     }
     return model, config
+
+EXPRESSION_READER = dict(crop=(10, 50, 12, 52), stem=32, widths=(48, 64, 96), hidden=256)
+"""The dedicated expression reader's design: the face window of a 64 px frame (rows 10-50, columns 12-52: brows to chin at
+any pose the renderer draws) read at full resolution by a 32-channel stem, three stride-2 stages, one hidden layer."""
 
 def _predict_raw(model, x_uint8: torch.Tensor, device, batch_size: int = 256):
     "Standardised identity and expression predictions and unit embeddings (numpy) for N x 3 x H x W uint8 images."
@@ -685,19 +709,22 @@ def evaluator_training_data(synth,                      # the `vividportraits.sy
 
 # %% ../nbs/10_metrics.ipynb #677ffa5a
 EVALUATOR_NAME = "synth_evaluator"
+EXPRESSION_READER_NAME = "synth_expression"
+"File stem of a dedicated expression reader (`part='expression'`); `load_synth_evaluator` uses it when it lies beside the evaluator."
 SHIPPED_WEIGHTS_DIR = Path(__file__).parent/"weights" if "__file__" in globals() else Path("../vividportraits/weights")
 "Folder inside the package holding the shipped evaluator (next to this module)."
 
 def save_synth_evaluator(model: SynthEvaluatorNet, config: Mapping,
                          folder: str | os.PathLike | None = None  # default: core.cache_dir()/evaluators
                         ) -> Path:  # the .safetensors path
-    "Write the evaluator's weights (safetensors) and config (JSON) atomically."
+    "Write the evaluator's weights (safetensors) and config (JSON) atomically (an expression reader as `synth_expression`)."
     from safetensors.torch import save
     folder = Path(folder) if folder is not None else cache_dir()/"evaluators"
     sd = {k: v.detach().cpu().float().contiguous() for k, v in model.state_dict().items() if k != "prototypes"}
-    path = folder/f"{EVALUATOR_NAME}.safetensors"
+    stem = EXPRESSION_READER_NAME if config.get("part", "all") == "expression" else EVALUATOR_NAME
+    path = folder/f"{stem}.safetensors"
     with atomic_write(path) as f: f.write(save(sd, metadata={"format": "vividportraits-synth-evaluator"}))
-    save_json(dict(config), folder/f"{EVALUATOR_NAME}.json")
+    save_json(dict(config), folder/f"{stem}.json")
     return path
 
 def find_synth_evaluator() -> Path | None:
@@ -712,12 +739,20 @@ class SynthEvaluator:
     name = "synth"
     comparable_to = "other `synth` numbers from an evaluator trained on the same renderer version"
     def __init__(self, model: SynthEvaluatorNet, config: Mapping, device: str | torch.device | None = None,
-                 min_r2: float = 0.5):  # expression factors read back worse than this (held-out R^2) are not scored
+                 min_r2: float = 0.5,  # expression factors read back worse than this (held-out R^2) are not scored
+                 expression: tuple | None = None):  # (model, config) of a dedicated expression reader, else model's head
         self.device = get_device(device) if device is not None else torch.device("cpu")
         self.model, self.config = model.eval().requires_grad_(False).to(self.device), dict(config)
-        self.chance = np.asarray(config["expression_chance_l1"], np.float64)
-        r2 = config.get("heldout_r2", {}).get("expression", {})
-        self.expr_used = np.array([r2.get(f, 1.0) >= min_r2 for f in config["expression_factors"]])
+        self.expression_model, self.expression_config = None, self.config
+        if expression is not None:
+            em, ec = expression
+            if list(ec["expression_factors"]) != list(config["expression_factors"]):
+                raise ValueError(f"expression reader reads {ec['expression_factors']}, the evaluator {config['expression_factors']}")
+            self.expression_model, self.expression_config = em.eval().requires_grad_(False).to(self.device), dict(ec)
+        ec = self.expression_config
+        self.chance = np.asarray(ec["expression_chance_l1"], np.float64)
+        r2 = ec.get("heldout_r2", {}).get("expression", {})
+        self.expr_used = np.array([r2.get(f, 1.0) >= min_r2 for f in ec["expression_factors"]])
         if not self.expr_used.any(): self.expr_used[:] = True
         self.expression_factors_used = [f for f, u in zip(config["expression_factors"], self.expr_used) if u]
 
@@ -726,20 +761,26 @@ class SynthEvaluator:
         "embedding N x D (unit), expression N x P_ex (standardised), identity N x P_id (parameter units)."
         x = as_frames(frames, name); out = {"embedding": [], "expression": [], "identity": []}
         for i in range(0, len(x), batch_size):
-            o = self.model(x[i:i + batch_size].to(self.device))
+            xb = x[i:i + batch_size].to(self.device); o = self.model(xb)
+            if self.expression_model is not None: o["expression"] = self.expression_model(xb)["expression"]
             for k in out: out[k].append(o[k].float().cpu().numpy())
         out = {k: np.concatenate(v).astype(np.float64) for k, v in out.items()}
         out["identity"] = out["identity"] * np.asarray(self.config["identity_std"]) + np.asarray(self.config["identity_mean"])
         return out
 
-    path = None  # the weights file, set by `load_synth_evaluator`
+    path = expression_path = None  # the weights files, set by `load_synth_evaluator`
 
     def provenance(self) -> dict:
         "Which evaluator scored a run: file name, sha256 prefix of the weights, renderer version, how it was trained."
-        sha = sha256_file(self.path)[:16] if self.path is not None else None
-        return {"backend": self.name, "file": None if self.path is None else Path(self.path).name, "sha256": sha,
-                "renderer_version": self.config.get("renderer_version"), "trained_on": self.config.get("trained_on"),
-                "expression_factors_used": self.expression_factors_used}
+        sha = lambda p: sha256_file(p)[:16] if p is not None else None
+        out = {"backend": self.name, "file": None if self.path is None else Path(self.path).name, "sha256": sha(self.path),
+               "renderer_version": self.config.get("renderer_version"), "trained_on": self.config.get("trained_on"),
+               "expression_factors_used": self.expression_factors_used}
+        if self.expression_model is not None:
+            out["expression_reader"] = {"file": None if self.expression_path is None else Path(self.expression_path).name,
+                                        "sha256": sha(self.expression_path),
+                                        "trained_on": self.expression_config.get("trained_on")}
+        return out
 
     def identity_similarity(self, source, pred) -> np.ndarray:  # per pred frame, cosine in [-1, 1]
         "cos(normalised mean source embedding, embedding of each pred frame)."
@@ -768,7 +809,7 @@ def load_synth_evaluator(path: str | os.PathLike | None = None,  # .safetensors 
                          device: str | torch.device | None = None,
                          renderer_version: str | None = None     # warn if the evaluator was trained on another version
                         ) -> SynthEvaluator:
-    "Load a trained synth evaluator (cached per path and device)."
+    "Load a trained synth evaluator (cached per path and device), with the expression reader beside it if there is one."
     path = Path(path) if path is not None else find_synth_evaluator()
     if path is None:
         raise FileNotFoundError(f"no synth evaluator in {cache_dir()/'evaluators'} or {SHIPPED_WEIGHTS_DIR}; "
@@ -782,13 +823,19 @@ def load_synth_evaluator(path: str | os.PathLike | None = None,  # .safetensors 
 @functools.lru_cache(maxsize=4)
 def _load_synth_evaluator(path: str, device: str) -> SynthEvaluator:
     from safetensors.torch import load_file
-    p = _need_file(path, "synth evaluator weights")
-    cfg = load_json(p.with_suffix(".json"))
-    a = cfg["architecture"]
-    model = SynthEvaluatorNet(a["n_identity"], a["n_expression"], emb_dim=a["emb_dim"], widths=a["widths"], size=a["size"], hidden=a["hidden"],
-                              stem=a.get("stem", 0))
-    model.load_state_dict(load_file(str(p)))
-    ev = SynthEvaluator(model, cfg, device); ev.path = p
+    def net(p):
+        cfg = load_json(_need_file(p.with_suffix(".json"), "synth evaluator config")); a = cfg["architecture"]
+        m = SynthEvaluatorNet(a["n_identity"], a["n_expression"], emb_dim=a["emb_dim"], widths=a["widths"], size=a["size"],
+                              hidden=a["hidden"], stem=a.get("stem", 0), crop=a.get("crop"))
+        m.load_state_dict(load_file(str(p))); return m, cfg
+    p = _need_file(path, "synth evaluator weights"); model, cfg = net(p)
+    if cfg.get("part", "all") != "all":
+        raise ValueError(f"{p}: a part={cfg['part']!r} evaluator; load the full evaluator ({EVALUATOR_NAME}.safetensors), "
+                         f"its expression reader ({EXPRESSION_READER_NAME}.safetensors) beside it is picked up")
+    xp = p.with_name(f"{EXPRESSION_READER_NAME}.safetensors")
+    expression = net(xp) if xp.is_file() else None
+    ev = SynthEvaluator(model, cfg, device, expression=expression); ev.path = p
+    ev.expression_path = xp if expression is not None else None
     return ev
 
 # %% ../nbs/10_metrics.ipynb #e7102ffc
