@@ -782,13 +782,17 @@ class SynthEvaluator:
                                         "trained_on": self.expression_config.get("trained_on")}
         return out
 
+    def _predicted(self, x, name):  # frames, or what `predict` already returned for them (read each clip once)
+        return x if isinstance(x, Mapping) else self.predict(x, name)
+
+    # the similarities below take frames or `predict` outputs
     def identity_similarity(self, source, pred) -> np.ndarray:  # per pred frame, cosine in [-1, 1]
         "cos(normalised mean source embedding, embedding of each pred frame)."
-        es = self.predict(source, "source")["embedding"].mean(0)
-        return cosine(self.predict(pred, "pred")["embedding"], es[None])
+        es = self._predicted(source, "source")["embedding"].mean(0)
+        return cosine(self._predicted(pred, "pred")["embedding"], es[None])
 
     def _expr_pair(self, driver, pred):
-        a, b = self.predict(driver, "driver")["expression"], self.predict(pred, "pred")["expression"]
+        a, b = self._predicted(driver, "driver")["expression"], self._predicted(pred, "pred")["expression"]
         if len(a) != len(b): raise ValueError(f"driver and pred: {len(a)} vs {len(b)} frames")
         return a[:, self.expr_used], b[:, self.expr_used]
 
@@ -866,13 +870,15 @@ def evaluate(pred,                     # T x 3 x H x W float in [0, 1] (or T x H
     if backend == "synth":
         ev = evaluator or load_synth_evaluator(device=p.device)
         out["id_backend"] = out["expr_backend"] = "synth"
-        if source is not None: out["id_sim"] = _nanmean(ev.identity_similarity(source, p))
+        pp = ev.predict(p, "pred")  # each clip through the networks once, whatever is computed from it
+        if source is not None: out["id_sim"] = _nanmean(ev.identity_similarity(source, pp))
         if driver is not None:
             d = as_frames(driver, "driver")
             if len(d) != len(p): raise ValueError(f"driver and pred: {len(d)} vs {len(p)} frames")
-            out["expr_sim"] = _nanmean(ev.expression_similarity(d, p))
-            out["expr_corr"] = ev.expression_correlation(d, p)
-            out["id_sim_driver"] = _nanmean(ev.identity_similarity(d, p))
+            pd_ = ev.predict(d, "driver")
+            out["expr_sim"] = _nanmean(ev.expression_similarity(pd_, pp))
+            out["expr_corr"] = ev.expression_correlation(pd_, pp)
+            out["id_sim_driver"] = _nanmean(ev.identity_similarity(pd_, pp))
         return out
     ident = ArcFaceIdentity(arcface_model) if arcface_model is not None else dlib_identity()
     out["id_backend"] = ident.name
