@@ -14,6 +14,9 @@ import json
 import os
 import platform
 import random
+import re
+import sys
+import threading
 import subprocess
 import tempfile
 import time
@@ -25,10 +28,12 @@ import torch
 
 # %% auto #0
 __all__ = ['LAPA_CLASSES', 'FACER_LAPA_NAMES', 'NUM_CLASSES', 'LABEL', 'LAPA_PALETTE', 'IBUG68_GROUPS', 'IBUG68_CLOSED',
-           'KEY_PACKAGES', 'ASSETS', 'seed_everything', 'get_device', 'autocast_dtype', 'img_to_tensor',
-           'tensor_to_img', 'to_pm1', 'from_pm1', 'colorize_parsing', 'atomic_write', 'save_json', 'load_json',
-           'save_npz', 'package_versions', 'git_sha', 'hardware', 'portable_paths', 'project_root', 'write_results',
-           'Timer', 'show_images', 'write_video', 'show_video', 'cache_dir', 'sha256_file', 'fetch_asset']
+           'PROCESS_START', 'TEMP_RE', 'EXTRAS', 'KEY_PACKAGES', 'ASSETS', 'seed_everything', 'get_device',
+           'autocast_dtype', 'img_to_tensor', 'tensor_to_img', 'to_pm1', 'from_pm1', 'colorize_parsing', 'atomic_write',
+           'save_json', 'load_json', 'save_npz', 'InputError', 'inside', 'clean_stale_temps', 'MissingExtraError',
+           'require', 'quiet_native_logs', 'package_versions', 'git_sha', 'hardware', 'portable_paths', 'project_root',
+           'write_results', 'Timer', 'show_images', 'write_video', 'show_video', 'cache_dir', 'sha256_file',
+           'fetch_asset']
 
 # %% ../nbs/00_core.ipynb #2fec2f33
 def seed_everything(seed: int  # the seed for python, numpy and torch (CPU and CUDA)
@@ -134,6 +139,14 @@ IBUG68_CLOSED = {"right_eye", "left_eye", "outer_lips", "inner_lips"}
 "Groups drawn as closed polygons; the others are open polylines."
 
 # %% ../nbs/00_core.ipynb #ddc8c965
+def _umask() -> int:
+    "The process umask, read from /proc where possible (set-and-restore elsewhere)."
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"): return int(line.split()[1], 8)
+    old = os.umask(0o022); os.umask(old)
+    return old
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike,  # the final path
                  mode: str = "wb"):          # "wb" or "w"
@@ -142,6 +155,8 @@ def atomic_write(path: str | os.PathLike,  # the final path
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp makes the file 0600; give it what a plain open() would: an existing file's mode, else 0666 & ~umask
+        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.is_file() else 0o666 & ~_umask())
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush(); os.fsync(f.fileno())
@@ -179,6 +194,111 @@ def save_npz(path: str | os.PathLike, compress: bool = False, **arrays) -> Path:
     (np.savez_compressed if compress else np.savez)(buf, **arrays)
     with atomic_write(path, "wb") as f: f.write(buf.getvalue())
     return Path(path)
+
+# %% ../nbs/00_core.ipynb #a5f399d0
+class InputError(ValueError):
+    "Bad user input: a value, file or folder the user gave, or a name inside such a file. The CLI exits 2 on it."
+
+def inside(root: str | os.PathLike,   # the folder the name is relative to (a dataset or checkpoint folder)
+           name: str | os.PathLike,   # the relative file name read from a file
+           what: str,                 # who names it, for the message, e.g. "manifest.json clip 'x'"
+           folder: str = "dataset folder"  # how to call `root` in the message
+          ) -> Path:                  # root/name, resolved
+    "`root/name` with symlinks resolved, or an `InputError` when it is absolute or resolves outside `root`."
+    if not isinstance(name, (str, os.PathLike)) or not os.fspath(name):
+        raise InputError(f"{what}: expected a file name relative to the {folder} {root}, got {name!r}")
+    s = os.fspath(name)
+    if os.path.isabs(s) or s.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", s):
+        raise InputError(f"{what}: file {s!r} is an absolute path; expected a path inside the {folder} {root}")
+    try:
+        base = Path(root).resolve(); p = (base/s).resolve()
+    except (OSError, ValueError, RuntimeError) as e:
+        raise InputError(f"{what}: file {s!r} cannot be resolved inside the {folder} {root} ({e})") from e
+    if p == base or not p.is_relative_to(base):
+        raise InputError(f"{what}: file {s!r} resolves outside the {folder} {base}")
+    return p
+
+PROCESS_START = time.time()
+"When this module was imported (about when the process started); temp files older than this are stale."
+TEMP_RE = re.compile(r"^\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp$")
+"The names `atomic_write` gives its temporary files (`.NAME.` + mkstemp's 8 characters + `.tmp`)."
+
+def clean_stale_temps(folder: str | os.PathLike,  # a folder the kit writes into
+                      before: float | None = None  # remove temps last modified before this time; None: PROCESS_START
+                     ) -> list[Path]:              # the removed files
+    "Remove the `atomic_write` temporaries a killed writer left in `folder` (not recursive; missing folder: nothing)."
+    folder, before = Path(folder), PROCESS_START if before is None else before
+    if not folder.is_dir(): return []
+    gone = []
+    for p in folder.iterdir():
+        if not TEMP_RE.match(p.name) or p.is_symlink() or not p.is_file(): continue
+        with contextlib.suppress(FileNotFoundError):
+            if p.stat().st_mtime < before: p.unlink(); gone.append(p)
+    return gone
+
+# %% ../nbs/00_core.ipynb #c9e480cf
+class MissingExtraError(ImportError):
+    "An optional package is not installed; the message names the pip extra that installs it. The CLI exits 2 on it."
+
+EXTRAS = {"mediapipe": "faces", "facer": "faces", "face_alignment": "faces", "dlib": "faces"}
+"Optional import name -> the `vividportraits[extra]` that installs it."
+
+def require(module: str,               # import name, e.g. "mediapipe"
+            what: str | None = None,   # who needs it, for the message (e.g. "prepare")
+            extra: str | None = None   # the pip extra; None: looked up in EXTRAS
+           ):
+    "Import `module` (MediaPipe quietly, see `quiet_native_logs`), or raise `MissingExtraError` naming the pip extra."
+    top = module.split(".")[0]
+    if top == "mediapipe" and os.environ.get("VIVIDPORTRAITS_VERBOSE", "0") in ("", "0"):
+        os.environ.setdefault("GLOG_minloglevel", "2"); os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try: return importlib.import_module(module)
+    except ImportError as e:
+        extra = extra or EXTRAS.get(top)
+        how = f'pip install "vividportraits[{extra}]"' if extra else f"pip install {top}"
+        raise MissingExtraError(f"{what or module}: needs the optional package {top!r}, which cannot be imported "
+                                f"({type(e).__name__}: {e}); install it with: {how}") from e
+
+_NOISE = re.compile(rb"^(?:[IW]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\] .*"
+                    rb"|INFO: Created TensorFlow Lite XNNPACK delegate for CPU\."
+                    rb"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR)$")
+_MAYBE = re.compile(rb"^(?:[IW]\d{0,4}(?: [^\]\r\n]*)?|I(?:N(?:F(?:O(?::.*)?)?)?)?|W(?:A(?:R(?:N(?:I(?:N(?:G(?::.*)?)?)?)?)?)?)?)$")
+_quiet_depth = 0
+
+@contextlib.contextmanager
+def quiet_native_logs():
+    "Drop the C++ INFO/WARNING log lines MediaPipe and TF-Lite write straight to file descriptor 2 (absl/glog format, e.g. `inference_feedback_manager`), keep everything else; `VIVIDPORTRAITS_VERBOSE=1` turns it off. Child processes started inside inherit the filter."
+    global _quiet_depth
+    if _quiet_depth or os.environ.get("VIVIDPORTRAITS_VERBOSE", "0") not in ("", "0"):
+        yield; return
+    try: target = os.dup(2)
+    except OSError: yield; return  # no fd 2 to filter
+    r, w = os.pipe()
+    def pump():
+        buf = b""
+        while True:
+            try: chunk = os.read(r, 65536)
+            except OSError: chunk = b""
+            buf += chunk
+            parts = re.split(rb"(\r\n|\n|\r)", buf)
+            keep = parts.pop() if chunk else b""
+            out = b"".join(p + e for p, e in zip(parts[::2], parts[1::2] + [b""]) if not _NOISE.match(p))
+            if keep and not _MAYBE.match(keep[:40]): out, keep = out + keep, b""  # a partial line (tqdm's \r bars)
+            if out:
+                with contextlib.suppress(OSError): os.write(target, out)
+            buf = keep
+            if not chunk: break
+        os.close(r)
+    th = threading.Thread(target=pump, daemon=True, name="quiet_native_logs")
+    for s in (sys.stderr, sys.__stderr__):
+        with contextlib.suppress(Exception): s.flush()
+    os.dup2(w, 2); os.close(w); th.start(); _quiet_depth += 1
+    try: yield
+    finally:
+        _quiet_depth -= 1
+        for s in (sys.stderr, sys.__stderr__):
+            with contextlib.suppress(Exception): s.flush()
+        os.dup2(target, 2)  # closes the pipe's last write end here: the pump drains it and stops
+        th.join(timeout=5); os.close(target)
 
 # %% ../nbs/00_core.ipynb #3262a1a5
 KEY_PACKAGES = ("vividportraits", "torch", "torchvision", "diffusers", "accelerate", "numpy", "scikit-image",
