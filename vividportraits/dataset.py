@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import re
+import zipfile
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -16,11 +17,12 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import torch
 
-from .core import LAPA_CLASSES, NUM_CLASSES, load_json, save_json, save_npz
+from .core import LAPA_CLASSES, NUM_CLASSES, InputError, clean_stale_temps, inside, load_json, save_json, save_npz
 
 # %% auto #0
-__all__ = ['FORMAT_NAME', 'FORMAT_VERSION', 'MANIFEST', 'PAIR_KINDS', 'DiskClipDataset', 'check_id', 'Manifest', 'validate_clip',
-           'write_clip', 'failed_entry', 'read_clip', 'frame_sample', 'FrameDataset', 'ClipDataset', 'pairs']
+__all__ = ['FORMAT_NAME', 'FORMAT_VERSION', 'MANIFEST', 'PAIR_KINDS', 'CLIP_ARRAYS', 'DiskClipDataset', 'check_id', 'Manifest',
+           'validate_clip', 'write_clip', 'failed_entry', 'read_clip', 'frame_sample', 'FrameDataset', 'ClipDataset',
+           'pairs']
 
 # %% ../nbs/01_dataset.ipynb #567a5b92
 FORMAT_NAME = "vividportraits-dataset"
@@ -78,6 +80,14 @@ class Manifest:
             if k not in data: raise ValueError(f"{path}: missing field {k!r}")
         if list(data["labels"]) != list(LAPA_CLASSES):
             raise ValueError(f"{path}: labels {data['labels']} differ from the kit's LAPA_CLASSES {list(LAPA_CLASSES)}")
+        if not isinstance(data["clips"], list): raise InputError(f"{path}: 'clips' must be a list, got {type(data['clips']).__name__}")
+        for i, c in enumerate(data["clips"]):  # every file a manifest names must lie inside the dataset folder
+            what = f"{MANIFEST} clip {c.get('id', i)!r}" if isinstance(c, dict) else f"{MANIFEST} clip #{i}"
+            if not isinstance(c, dict) or not all(k in c for k in ("id", "file", "frames", "status")):
+                raise InputError(f"{what}: expected an entry with 'id', 'file', 'frames' and 'status', got {c!r}")
+            if not isinstance(c["frames"], int) or isinstance(c["frames"], bool) or c["frames"] < 0:
+                raise InputError(f"{what}: 'frames' must be a non-negative int, got {c['frames']!r}")
+            inside(root, c["file"], what)
         return cls(root, data)
 
     @classmethod
@@ -87,7 +97,8 @@ class Manifest:
              fps: float,               # frames per second
              source: str               # "synth" | "prepare"
             ) -> "Manifest":
-        "Load the manifest of `root` if there is one (checking `size`), else a new one: what a resumable writer wants."
+        "Load the manifest of `root` if there is one (checking `size`), else a new one: what a resumable writer wants. Temporaries a killed writer left in `root` and `root/clips` are removed."
+        for d in (Path(root), Path(root)/"clips"): clean_stale_temps(d)
         if (Path(root)/MANIFEST).exists():
             m = cls.load(root)
             if m.size != size: raise ValueError(f"{m.path}: existing dataset has size {m.size}, asked to write size {size}")
@@ -135,7 +146,7 @@ class Manifest:
     def is_done(self, clip_id: str) -> bool:
         "True if `clip_id` is listed with status ok and its file exists (writers skip such clips)."
         for c in self.clips:
-            if c["id"] == clip_id: return c["status"] == "ok" and (self.root/c["file"]).exists()
+            if c["id"] == clip_id: return c["status"] == "ok" and inside(self.root, c["file"], f"{MANIFEST} clip {clip_id!r}").exists()
         return False
 
     def save(self) -> Path:
@@ -203,14 +214,32 @@ def failed_entry(clip_id: str, identity: str, split: str,
     return {"id": check_id("clip_id", clip_id), "identity": identity, "split": split, "frames": 0,
             "file": f"clips/{clip_id}.npz", "status": "failed", "reason": str(reason), "meta": {}}
 
+CLIP_ARRAYS = ("rgb", "parsing", "landmarks", "mask")
+_EXPECTED = "rgb T x S x S x 3 uint8, parsing T x S x S uint8, landmarks T x 68 x 2 float32, mask T x S x S uint8"
+
 def read_clip(root: str | os.PathLike,      # the dataset folder
-              clip: str | Mapping           # a clip id or its manifest entry
+              clip: str | Mapping,          # a clip id or its manifest entry
+              size: int | None = None       # the manifest's frame side S, checked when given
              ) -> dict:                      # rgb, parsing, landmarks, mask (+ params_* arrays) as numpy arrays
-    "Load one clip's arrays (`rgb` T x S x S x 3 uint8, `parsing` T x S x S uint8, `landmarks` T x 68 x 2, `mask`)."
-    file = clip["file"] if isinstance(clip, Mapping) else f"clips/{check_id('clip', clip)}.npz"
-    path = Path(root)/file
-    if not path.exists(): raise FileNotFoundError(f"{path}: clip file missing")
-    with np.load(path) as z: return {k: z[k] for k in z.files}
+    "Load and check one clip's arrays (`rgb` T x S x S x 3 uint8, `parsing` T x S x S uint8, `landmarks` T x 68 x 2, `mask`)."
+    cid = clip.get("id", "?") if isinstance(clip, Mapping) else check_id("clip", clip)
+    what = f"{MANIFEST} clip {cid!r}"
+    path = inside(root, clip["file"] if isinstance(clip, Mapping) else f"clips/{cid}.npz", what)
+    if not path.exists(): raise FileNotFoundError(f"{path}: clip file missing ({what})")
+    try:
+        with np.load(path, allow_pickle=False) as z: arrays = {k: z[k] for k in z.files}
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as e:
+        raise InputError(f"{path}: damaged or truncated clip file ({what}); expected an .npz written by write_clip "
+                         f"({type(e).__name__}: {' '.join(str(e).split())[:160]})") from e
+    missing = [k for k in CLIP_ARRAYS if k not in arrays]
+    if missing: raise InputError(f"{path}: clip file lacks arrays {missing} ({what}); expected {_EXPECTED}")
+    try: T, S = validate_clip(*(arrays[k] for k in CLIP_ARRAYS))
+    except (ValueError, TypeError) as e: raise InputError(f"{path}: {e} ({what}); expected {_EXPECTED}") from e
+    if size is not None and S != size:
+        raise InputError(f"{path}: frames are {S} x {S} but the manifest says size {size} ({what})")
+    if isinstance(clip, Mapping) and clip.get("frames", 0) > T:
+        raise InputError(f"{what}: the manifest says {clip['frames']} frames but {path} holds {T}")
+    return arrays
 
 # %% ../nbs/01_dataset.ipynb #1a9797b3
 def frame_sample(clip: Mapping[str, np.ndarray],  # arrays of one clip (as from `read_clip`)
@@ -233,11 +262,11 @@ def _params_at(clip: Mapping[str, np.ndarray], t: int | slice) -> dict:
 
 class _ClipCache:
     "A tiny LRU cache of loaded clips."
-    def __init__(self, root, n=8): self.root, self.n, self.d = Path(root), n, OrderedDict()
+    def __init__(self, root, n=8, size=None): self.root, self.n, self.size, self.d = Path(root), n, size, OrderedDict()
     def __call__(self, entry):
         k = entry["id"]
         if k in self.d: self.d.move_to_end(k); return self.d[k]
-        c = read_clip(self.root, entry); self.d[k] = c
+        c = read_clip(self.root, entry, self.size); self.d[k] = c
         if len(self.d) > self.n: self.d.popitem(last=False)
         return c
 
@@ -256,7 +285,7 @@ class FrameDataset(torch.utils.data.Dataset):
         if not ids: raise ValueError(f"split: no ok clips with split {split!r} in {self.manifest.path}")
         self.entries = [self.manifest.clip(i) for i in ids]
         self.index = [(ci, t) for ci, e in enumerate(self.entries) for t in range(e["frames"])]
-        self._load = _ClipCache(root, cache_clips)
+        self._load = _ClipCache(root, cache_clips, self.manifest.size)
 
     def __len__(self): return len(self.index)
 
@@ -298,7 +327,7 @@ class ClipDataset(torch.utils.data.Dataset):
             if clip_len is None: self.index.append((ci, 0, e["frames"]))
             else: self.index += [(ci, s, s + clip_len) for s in range(0, e["frames"] - clip_len + 1, self.stride)]
         if not self.index: raise ValueError(f"clip_len: {clip_len} is longer than every clip in split {split!r}")
-        self._load = _ClipCache(root, cache_clips)
+        self._load = _ClipCache(root, cache_clips, self.manifest.size)
 
     def __len__(self): return len(self.index)
 
