@@ -762,6 +762,8 @@ def generate_dataset(out: str | os.PathLike,      # dataset folder (created; an 
     for name, v in (("identities", identities), ("clips_per_identity", clips_per_identity), ("frames", frames), ("size", size)):
         if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1: raise ValueError(f"{name}: expected a positive int, got {v!r}")
     if size < 16: raise ValueError(f"size: expected an int >= 16, got {size!r}")
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed: expected a non-negative int, got {seed!r}")
     out = Path(out)
     split = identity_splits(identities, test_fraction)
     test_ids = [i for i, s_ in enumerate(split) if s_ == "test"]
