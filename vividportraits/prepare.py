@@ -10,6 +10,7 @@ import hashlib
 import math
 import os
 import re
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from .core import LABEL, save_json, load_json
+from .core import LABEL, InputError, quiet_native_logs, require, save_json, load_json
 from .dataset import Manifest, write_clip, failed_entry, read_clip, FrameDataset
 from .parsing import (NoFaceError, as_rgb, get_parser, get_landmarker, MediaPipeMesh, MediaPipeParser,
                                     MediaPipeLandmarker, MP_LIPS_INNER_UPPER, MP_LIPS_INNER_LOWER,
@@ -26,9 +27,9 @@ from .parsing import (NoFaceError, as_rgb, get_parser, get_landmarker, MediaPipe
 from .segmentation import get_segmenter
 
 # %% auto #0
-__all__ = ['VIDEO_EXTS', 'IMAGE_EXTS', 'VideoReadError', 'iter_frames', 'read_video', 'video_fps', 'FaceBoxDetector',
-           'square_box', 'smooth_boxes', 'crop_matrix', 'crop_frame', 'affine_clip', 'mouth_clip', 'build_backends',
-           'analyse_video', 'list_sources', 'add_eval_pairs', 'prepare']
+__all__ = ['VIDEO_EXTS', 'IMAGE_EXTS', 'BACKEND_PACKAGES', 'NOISE_WARNINGS', 'VideoReadError', 'iter_frames', 'read_video',
+           'video_fps', 'FaceBoxDetector', 'square_box', 'smooth_boxes', 'crop_matrix', 'crop_frame', 'affine_clip',
+           'mouth_clip', 'build_backends', 'analyse_video', 'list_sources', 'add_eval_pairs', 'prepare']
 
 # %% ../nbs/05_prepare.ipynb #cceaeb31
 VIDEO_EXTS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
@@ -101,7 +102,7 @@ class FaceBoxDetector:
     "MediaPipe face detection: `detect(frame) -> N x 5` boxes (x0, y0, x1, y1, score) in pixels, largest first."
     def __init__(self, min_confidence: float = 0.5,  # detection score threshold
                  small_faces: bool = True):           # when the short-range model finds nothing, try the full-range one
-        import mediapipe as mp
+        mp = require("mediapipe", "prepare's face detector")
         fd = mp.solutions.face_detection.FaceDetection
         self._short = fd(model_selection=0, min_detection_confidence=min_confidence)  # faces within ~2 m: fast
         self._full = fd(model_selection=1, min_detection_confidence=min_confidence) if small_faces else None
@@ -246,6 +247,30 @@ def mouth_clip(image: np.ndarray,      # H x W x 3 uint8 portrait with one visib
     return np.stack(out), amps.astype(np.float32)
 
 # %% ../nbs/05_prepare.ipynb #62757601
+BACKEND_PACKAGES = {"mediapipe": "mediapipe", "facer": "facer", "face_alignment": "face_alignment", "dlib": "dlib"}
+"Backend name -> the optional package it imports (all from the `faces` extra)."
+
+def _require_backends(parser: str, landmarks: str, segmenter: str):
+    "Import the optional packages the backends need (MediaPipe always: it finds the faces), naming the pip extra if one is missing."
+    require("mediapipe", "prepare (face detection)")
+    for flag, name in (("--parser", parser), ("--landmarks", landmarks), ("--segmenter", segmenter)):
+        if name in BACKEND_PACKAGES: require(BACKEND_PACKAGES[name], f"prepare {flag} {name}")
+
+def _check_facer_weights(parser_kw: dict | None):
+    "Fail once, before any video is read, when facer's weight files are missing; the message names the CLI flags."
+    from vividportraits.parsing import facer_weights, FACER_FILES, hub_checkpoint
+    kw = dict(parser_kw or {})
+    for kind, key, flag in (("parser", "model_path", "--model-path"), ("detector", "detector_path", "--detector-path")):
+        if kind == "detector" and kw.get("detector", "retinaface") != "retinaface": continue
+        try: facer_weights(kind, kw.get(key))
+        except FileNotFoundError:
+            name, url = FACER_FILES[kind]
+            where = (f"{kw[key]} does not exist" if kw.get(key) is not None else
+                     f"{name} is not in the torch hub cache {hub_checkpoint(name).parent}")
+            raise InputError(f"prepare --parser facer: the facer {kind} weights are missing: {where}. Download {url} "
+                             f"and pass {flag} /path/to/{name} (Python: parser_kw={{'{key}': ...}}), or use "
+                             f"--parser mediapipe, which needs no files.") from None
+
 class _LastResult:
     "Wrap `fn(image)` so a second call with the same image content returns the cached result."
     def __init__(self, fn): self.fn, self.key, self.val = fn, None, None
@@ -266,6 +291,7 @@ def build_backends(parser: str = "mediapipe",      # parsing backend name (`pars
     if "synth" in (parser, landmarks, segmenter):
         raise ValueError("prepare: the 'synth' backends pass known ground truth through; real videos need "
                          "'mediapipe' (offline), 'facer', 'dlib' or 'face_alignment'")
+    _require_backends(parser, landmarks, segmenter)
     parser_kw, landmarks_kw, segmenter_kw = dict(parser_kw or {}), dict(landmarks_kw or {}), dict(segmenter_kw or {})
     seg = _LastResult(get_segmenter(segmenter, **segmenter_kw))
     mesh = MediaPipeMesh(static=not video) if "mediapipe" in (parser, landmarks) else None
@@ -390,6 +416,13 @@ def _split_of(identity: str, test_fraction: float) -> str:
     return "test" if h < test_fraction else "train"
 
 # %% ../nbs/05_prepare.ipynb #5d733808
+NOISE_WARNINGS = (ResourceWarning, DeprecationWarning, PendingDeprecationWarning, FutureWarning, ImportWarning)
+"Warning categories left out of a clip's `meta.warnings` (library internals, not facts about the clip)."
+
+def _clip_warnings(caught: Sequence[warnings.WarningMessage]) -> list[str]:
+    "The messages of the real warnings among `caught` (no `NOISE_WARNINGS`), each once, in order."
+    return list(dict.fromkeys(str(w.message) for w in caught if not issubclass(w.category, NOISE_WARNINGS)))
+
 def _run_job(job: dict) -> dict:
     "Analyse one video and write its clip; returns the manifest entry (status ok or failed, with the reason)."
     import multiprocessing as mpr
@@ -399,11 +432,15 @@ def _run_job(job: dict) -> dict:
     try:
         backends = build_backends(job["parser"], job["landmarks"], job["segmenter"], job["parser_kw"],
                                   job["landmarks_kw"], job["segmenter_kw"], video=True)
+    except (ImportError, OSError, ValueError, TypeError) as e:  # the setup, not this video: stop the run with one message
+        raise InputError(f"prepare: cannot build the backends (parser {job['parser']!r}, landmarks {job['landmarks']!r}, "
+                         f"segmenter {job['segmenter']!r}): {type(e).__name__}: {e}") from e
+    try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             res = analyse_video(job["path"], job["size"], backends, job["margin"], job["sigma"], job["max_frames"],
                                 job["max_missing"], progress=pos, detect_every=job["detect_every"])
-        meta = res.pop("meta") | {"fps": job["fps"], "warnings": [str(w.message) for w in caught]}
+        meta = res.pop("meta") | {"fps": job["fps"], "warnings": _clip_warnings(caught), "backends": job["backends"]}
         entry = write_clip(job["out"], job["id"], res["rgb"], res["parsing"], res["landmarks"], res["mask"],
                            job["identity"], job["split"], meta=meta)
     except (VideoReadError, NoFaceError, OSError, ValueError) as e:
@@ -411,7 +448,7 @@ def _run_job(job: dict) -> dict:
                 "no face" if isinstance(e, NoFaceError) else "error")
         reason = f"{kind}: {e}"
         entry = failed_entry(job["id"], job["identity"], job["split"], reason)
-        entry["meta"] = {"source": job["path"], "error": type(e).__name__}
+        entry["meta"] = {"source": job["path"], "error": type(e).__name__, "backends": job["backends"]}
     entry["meta"]["seconds"] = round(time.perf_counter() - t0, 3)
     return entry
 
@@ -451,28 +488,49 @@ def prepare(src: str | os.PathLike,        # a video file, or a folder of videos
             landmarks_kw: dict | None = None,
             segmenter_kw: dict | None = None,
             progress: bool = True          # tqdm bars (overall + per video)
-           ) -> dict:                      # summary: ok, failed, skipped, frames, seconds, fps, manifest
-    "Turn videos into the kit's dataset format (clips of crops, parsing maps, landmarks, masks) with a manifest."
+           ) -> dict:                      # summary: this run's ok/failed/skipped, totals over `src`, `message`
+    """Turn videos into the kit's dataset format (clips of crops, parsing maps, landmarks, masks) with a manifest.
+
+    Exit policy: the summary's `clips` / `ok_total` / `failed_total` count every source video's state in the manifest
+    after the run (earlier runs included) and `message` says "prepared N of M clips; K failed (see ...)"; the CLI prints
+    it and exits 1 when `failed_total` > 0. Clips that failed before are skipped (counted in `skipped_failed`, with a
+    line on stderr naming `--retry-failed`) unless `retry_failed` or the backends/model paths differ from the ones they
+    failed with. Missing packages raise `core.MissingExtraError`, missing facer weights `core.InputError`, once."""
     from tqdm.auto import tqdm
     if not isinstance(workers, (int, np.integer)) or workers < 1: raise ValueError(f"workers: expected an int >= 1, got {workers!r}")
     if not 0 <= test_fraction <= 1: raise ValueError(f"test_fraction: expected a number in [0, 1], got {test_fraction!r}")
     if not 0 <= max_missing < 1: raise ValueError(f"max_missing: expected a number in [0, 1), got {max_missing!r}")
     if pairs not in ("self", "self+cross", "none"): raise ValueError(f"pairs: expected 'self', 'self+cross' or 'none', got {pairs!r}")
+    if "synth" in (parser, landmarks, segmenter): build_backends(parser, landmarks, segmenter)  # its clear error
+    if parser == "facer": _check_facer_weights(parser_kw)
+    _require_backends(parser, landmarks, segmenter)
     sources = list_sources(src, identity)
     if not sources: raise FileNotFoundError(f"src: no videos ({', '.join(VIDEO_EXTS)}) or image folders under {src}")
     out = Path(out)
     m = Manifest.open(out, size, fps or video_fps(sources[0]["path"]), "prepare")
-    done = {c["id"]: c["status"] for c in m.clips}
-    todo, skipped = [], 0
+    backends = {"parser": parser, "landmarks": landmarks, "segmenter": segmenter,
+                **{k: {a: str(v) for a, v in sorted((kw or {}).items())} for k, kw in
+                   (("parser_kw", parser_kw), ("landmarks_kw", landmarks_kw), ("segmenter_kw", segmenter_kw))}}
+    m.data["prepare"] = {"backends": backends}
+    done = {c["id"]: c for c in m.clips}
+    todo, skipped, skipped_failed, retried_changed = [], 0, 0, 0
     for s in sources:
-        if m.is_done(s["id"]) or (done.get(s["id"]) == "failed" and not retry_failed): skipped += 1; continue
-        todo.append({**s, "out": str(out), "split": _split_of(s["identity"], test_fraction), "size": int(size),
+        if m.is_done(s["id"]): skipped += 1; continue
+        old = done.get(s["id"])
+        if old is not None and old["status"] == "failed" and not retry_failed:
+            was = old.get("meta", {}).get("backends")
+            if was is None or was == backends: skipped += 1; skipped_failed += 1; continue
+            retried_changed += 1  # it failed with other backends or model files: try again
+        todo.append({**s, "backends": backends, "out": str(out), "split": _split_of(s["identity"], test_fraction), "size": int(size),
                      "parser": parser, "landmarks": landmarks, "segmenter": segmenter, "parser_kw": parser_kw,
                      "landmarks_kw": landmarks_kw, "segmenter_kw": segmenter_kw, "margin": margin,
                      "sigma": smooth_sigma, "max_frames": max_frames, "max_missing": max_missing,
                      "detect_every": detect_every,
                      "fps": video_fps(s["path"], m.fps), "progress": progress})
     m.save()
+    if skipped_failed:
+        print(f"prepare: skipped {skipped_failed} clip(s) that failed in an earlier run (reasons in {m.path}); "
+              f"--retry-failed (Python: retry_failed=True) retries them", file=sys.stderr)
     t0 = time.perf_counter(); n_ok = n_failed = n_frames = 0
     bar = tqdm(total=len(todo), desc="prepare", unit="video", position=0, disable=not progress)
     def record(entry):
@@ -482,14 +540,21 @@ def prepare(src: str | os.PathLike,        # a video file, or a folder of videos
         else: n_failed += 1; bar.write(f"prepare: {entry['id']} failed: {entry['reason']}")
         bar.update(1); bar.set_postfix(ok=n_ok, failed=n_failed)
     try:
-        if workers == 1 or len(todo) <= 1:
-            for job in todo: record(_run_job(job))
-        else:
-            import multiprocessing as mpr
-            with mpr.get_context("spawn").Pool(min(workers, len(todo))) as pool:
-                for entry in pool.imap_unordered(_run_job, todo): record(entry)
+        with quiet_native_logs():  # MediaPipe's C++ log lines; worker processes inherit the filtered stderr
+            if workers == 1 or len(todo) <= 1:
+                for job in todo: record(_run_job(job))
+            else:
+                import multiprocessing as mpr
+                with mpr.get_context("spawn").Pool(min(workers, len(todo))) as pool:
+                    for entry in pool.imap_unordered(_run_job, todo): record(entry)
     finally: bar.close()
     add_eval_pairs(m, pairs); m.save()
     secs = time.perf_counter() - t0
-    return {"ok": n_ok, "failed": n_failed, "skipped": skipped, "frames": n_frames, "seconds": round(secs, 3),
-            "fps": round(n_frames / secs, 2) if secs > 0 and n_frames else 0.0, "manifest": str(m.path)}
+    state = {c["id"]: c["status"] for c in m.clips}
+    n_all = len(sources); ok_all = sum(state.get(s["id"]) == "ok" for s in sources)
+    failed_all = sum(state.get(s["id"]) == "failed" for s in sources)
+    return {"ok": n_ok, "failed": n_failed, "skipped": skipped, "skipped_failed": skipped_failed,
+            "retried_changed": retried_changed, "frames": n_frames, "seconds": round(secs, 3),
+            "fps": round(n_frames / secs, 2) if secs > 0 and n_frames else 0.0, "manifest": str(m.path),
+            "clips": n_all, "ok_total": ok_all, "failed_total": failed_all,
+            "message": f"prepared {ok_all} of {n_all} clips; {failed_all} failed (see {m.path})"}
