@@ -11,7 +11,7 @@ DEMO_DIR ?= runs/demo
 # small torch kernels down many times over when processes share cores.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: bootstrap demo test sync check-notebooks nbtest pytest bench clean-venv
+.PHONY: bootstrap demo test sync notebooks docs check-notebooks nbtest pytest bench clean-venv
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,15 @@ test: $(STAMP)
 sync: $(STAMP)
 	$(BIN)/nbdev-export
 	$(BIN)/nbdev-clean
+
+# Execute every library notebook in order on CPU, in place (outputs + an execution stamp that
+# tests/test_notebooks_gate.py compares), then nbdev-clean. Only the cells nbdev-test runs are executed.
+notebooks: $(STAMP)
+	$(BIN)/python tools/run_notebooks.py
+
+# A static HTML site of the (executed) notebooks and the README under _docs/ (nbconvert; offline, no Quarto).
+docs: $(STAMP)
+	$(BIN)/python tools/build_docs.py --out _docs
 
 # CPU benchmarks (each prints its figures and the load average); the GPU ones: benchmarks/gpu_session.sh
 bench: $(STAMP)
