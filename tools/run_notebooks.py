@@ -85,7 +85,9 @@ def main(argv=None) -> int:
     if not a.no_export: subprocess.run([str(bin_/"nbdev-export")], cwd=root, check=True)
     failed, t0 = [], time.time()
     for p in nbs:
-        r = subprocess.run([sys.executable, __file__, "--one", str(p)], cwd=root, env=dict(os.environ))
+        # posters, not video blobs, in committed notebooks (core.show_video reads this)
+        r = subprocess.run([sys.executable, __file__, "--one", str(p)], cwd=root,
+                           env={**os.environ, "VIVIDPORTRAITS_POSTER": "1"})
         if r.returncode: failed.append(p.name)
     subprocess.run([str(bin_/"nbdev-clean")], cwd=root, check=True)
     print(f"{len(nbs)} notebooks in {time.time()-t0:.0f} s" + (f"; FAILED: {failed}" if failed else ""))

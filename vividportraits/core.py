@@ -420,10 +420,25 @@ def write_video(frames: Sequence | np.ndarray,  # T x H x W x 3 uint8 frames
 
 def show_video(frames: Sequence | np.ndarray,  # T x H x W x 3 uint8 frames
                fps: int = 25,
-               width: int = 256):               # display width in pixels
-    "An HTML5 video (mp4 via imageio-ffmpeg, embedded as base64) for a notebook."
-    import base64
+               width: int = 256,                # display width in pixels
+               poster: bool | None = None,      # a still strip of frames instead of the video; None: from $VIVIDPORTRAITS_POSTER
+               n_poster: int = 6):              # frames in the poster strip
+    """An HTML5 video (mp4 via imageio-ffmpeg, embedded as base64) for a notebook, or a poster strip of `n_poster`
+    evenly spaced frames (`make notebooks` sets VIVIDPORTRAITS_POSTER=1 so committed notebooks hold no video blobs)."""
+    import base64, io
     from IPython.display import HTML
+    if poster is None: poster = os.environ.get("VIVIDPORTRAITS_POSTER", "") not in ("", "0")
+    if poster:
+        from PIL import Image
+        frames = np.asarray(frames)
+        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or not len(frames):
+            raise ValueError(f"frames: expected T x H x W x 3 uint8 with T >= 1, got {frames.shape} {frames.dtype}")
+        idx = np.unique(np.linspace(0, len(frames) - 1, min(n_poster, len(frames))).round().astype(int))
+        buf = io.BytesIO(); Image.fromarray(np.concatenate(list(frames[idx]), axis=1)).save(buf, format="PNG")
+        b64 = base64.b64encode(buf.getvalue()).decode()
+        return HTML(f'<figure><img width="{width * len(idx)}" src="data:image/png;base64,{b64}"/>'
+                    f'<figcaption>{len(frames)} frames at {fps} fps: frames {", ".join(map(str, idx))} '
+                    f'(run the cell to play the video)</figcaption></figure>')
     with tempfile.TemporaryDirectory() as d:
         data = write_video(frames, Path(d)/"v.mp4", fps=fps).read_bytes()
     b64 = base64.b64encode(data).decode()
