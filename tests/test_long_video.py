@@ -113,3 +113,79 @@ def test_300_frame_schedule_covers_every_frame(name):
         np.testing.assert_allclose(tot, 1.0, atol=1e-12)
     if name == "cyclic":  # the boundaries move from step to step
         assert window_boundaries(sch(300, 16, 4, 0), 300) != window_boundaries(sch(300, 16, 4, 1), 300)
+
+
+# ---- the real-video front end moved into `prepare`: the conditions `animate` gets must not change ------------------
+# `_old_*` below is the driver front end long_video had before it called `prepare.analyse_video` (copied verbatim,
+# reduced to the video path), built from prepare's unchanged primitives (detector, boxes, crop).
+
+def _old_center_square(img, size=None):
+    h, w = img.shape[:2]; s = min(h, w)
+    y0, x0 = (h - s) // 2, (w - s) // 2
+    sq = img[y0:y0 + s, x0:x0 + s]
+    if size is None or s == size: return np.ascontiguousarray(sq)
+    t = torch.from_numpy(np.ascontiguousarray(sq))
+    if img.ndim == 2:
+        return torch.nn.functional.interpolate(t[None, None].float(), size=(size, size), mode="nearest-exact")[0, 0].to(t.dtype).numpy()
+    x = t.permute(2, 0, 1)[None].float()
+    y = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return y[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy()
+
+
+def _old_fill_missing(arrays, found):
+    T = len(found); good = np.flatnonzero(found); t = np.arange(T)
+    if found.all(): return dict(arrays)
+    nearest = good[np.abs(t[:, None] - good[None, :]).argmin(1)]
+    out = {}
+    for k, a in arrays.items():
+        if k == "landmarks":
+            flat = a.reshape(T, -1).astype(np.float64)
+            out[k] = np.stack([np.interp(t, good, flat[good, j]) for j in range(flat.shape[1])], 1).reshape(a.shape).astype(a.dtype)
+        else: out[k] = a[nearest]
+    return out
+
+
+def _old_load_driver_video(path, size, motion, crop):
+    from vividportraits.parsing import NoFaceError, get_landmarker, get_parser
+    from vividportraits.prepare import FaceBoxDetector, crop_frame, iter_frames, smooth_boxes, square_box
+    analyse = (get_parser("mediapipe", static=False).parse if motion == "parsing" else
+               get_landmarker("mediapipe", static=False).detect)
+    A = max(size, 256)
+    boxes = None
+    if crop == "face":
+        det = FaceBoxDetector(); bs = []
+        try:
+            for f in iter_frames(path):
+                d = det(f); bs.append(square_box(d[0], 0.5) if len(d) else np.full(3, np.nan, np.float32))
+        finally: det.close()
+        boxes = smooth_boxes(np.array(bs, np.float32).reshape(-1, 3), 2.0)
+    conds, rgbs, found = [], [], []
+    for i, frame in enumerate(iter_frames(path)):
+        big = crop_frame(frame, boxes[i], A) if boxes is not None else _old_center_square(frame, A)
+        rgbs.append(_old_center_square(big, size))
+        try: r, ok = analyse(big), True
+        except NoFaceError: r, ok = None, False
+        found.append(ok)
+        if motion == "parsing":
+            conds.append(_old_center_square(np.asarray(r, np.uint8), size) if ok else np.zeros((size, size), np.uint8))
+        else:
+            conds.append(np.asarray(r, np.float32) * (size / A) if ok else np.full((68, 2), np.nan, np.float32))
+    found = np.asarray(found)
+    out = {"rgb": np.stack(rgbs), **_old_fill_missing({motion: np.stack(conds)}, found)}
+    return dict(out, skipped=np.flatnonzero(~found).tolist())
+
+
+@pytest.mark.parametrize("motion,crop", [("parsing", "face"), ("landmarks", "face"), ("parsing", "center")])
+def test_video_driver_unchanged_by_the_move_to_prepare(tmp_path, motion, crop):
+    pytest.importorskip("mediapipe")
+    import skimage.data
+    from vividportraits.core import write_video
+    astro = skimage.data.astronaut()[:320, 60:380]
+    clip = np.stack([np.roll(astro, 4 * i, axis=1) for i in range(6)]); clip[3] = 0  # frame 3 has no face
+    write_video(clip, tmp_path/"astro.mp4", fps=12)
+    new = load_driver(tmp_path/"astro.mp4", 64, motion, "mediapipe", crop=crop, progress=False)
+    old = _old_load_driver_video(tmp_path/"astro.mp4", 64, motion, crop)
+    assert new["skipped"] == old["skipped"] == ([3] if crop == "face" else new["skipped"])
+    for k in ("rgb", motion):
+        assert new[k].dtype == old[k].dtype and new[k].shape == old[k].shape
+        np.testing.assert_array_equal(new[k], old[k], err_msg=f"{motion}/{crop}: {k} changed")

@@ -23,9 +23,8 @@ from .motion import build_conditions, check_kind
 # %% auto #0
 __all__ = ['CONTEXT_SCHEDULERS', 'BLEND_RAMPS', 'STREAMING_SCHEDULERS', 'COND_KEYS', 'ANALYSIS_SIZE', 'independent_schedule',
            'overlap_schedule', 'cyclic_shift', 'cyclic_schedule', 'get_context_scheduler', 'edge_frames',
-           'blend_weights', 'plot_schedule', 'window_boundaries', 'windowed_denoiser', 'windowed_sample',
-           'fill_missing', 'center_square', 'face_boxes', 'load_driver', 'load_source', 'side_by_side', 'driver_panel',
-           'write_side_by_side', 'animate', 'animate_file']
+           'blend_weights', 'plot_schedule', 'window_boundaries', 'windowed_denoiser', 'windowed_sample', 'load_driver',
+           'load_source', 'side_by_side', 'driver_panel', 'write_side_by_side', 'animate', 'animate_file']
 
 # %% ../nbs/12_long_video.ipynb #bd5738ea
 def _check_args(num_frames, window, overlap):
@@ -263,46 +262,11 @@ def windowed_sample(model,                        # video denoiser (see `windowe
     return x
 
 # %% ../nbs/12_long_video.ipynb #a3ad7f6a
-def fill_missing(arrays: dict,        # key -> T x ... array (landmarks: T x 68 x 2; others copied from neighbours)
-                 found: np.ndarray,   # T bool: True where the frame's analysis succeeded
-                 name: str = "driver" # what the arrays came from, for the error
-                ) -> dict:
-    "Fill frames where `found` is False: `landmarks` linearly interpolated over time, other arrays from the nearest good frame."
-    found = np.asarray(found, bool)
-    T = len(found)
-    if T == 0: raise ValueError(f"{name}: zero-length driver (no frames)")
-    if not found.any(): raise ValueError(f"{name}: no face found in any of its {T} frames")
-    if found.all(): return dict(arrays)
-    good = np.flatnonzero(found); t = np.arange(T)
-    nearest = good[np.abs(t[:, None] - good[None, :]).argmin(1)]  # ties go to the earlier frame
-    out = {}
-    for k, a in arrays.items():
-        a = np.asarray(a)
-        if len(a) != T: raise ValueError(f"{name}: {k!r} has {len(a)} frames, expected {T}")
-        if k == "landmarks":
-            flat = a.reshape(T, -1).astype(np.float64)
-            filled = np.stack([np.interp(t, good, flat[good, j]) for j in range(flat.shape[1])], 1)
-            out[k] = filled.reshape(a.shape).astype(a.dtype)
-        else:
-            out[k] = a[nearest]
-    return out
+from .parsing import NoFaceError
+from .prepare import (analyse_video, build_backends, center_square, check_face, crop_face, crop_frame,
+                                    fill_missing, video_fps)
 
 # %% ../nbs/12_long_video.ipynb #e040c505
-def center_square(img: np.ndarray,  # H x W x C (or H x W) image
-                  size: int | None = None  # resize the square to size x size (None: keep)
-                 ) -> np.ndarray:
-    "Crop the centred square of an image and optionally resize it (antialiased; nearest for integer label maps)."
-    h, w = img.shape[:2]; s = min(h, w)
-    y0, x0 = (h - s) // 2, (w - s) // 2
-    sq = img[y0:y0 + s, x0:x0 + s]
-    if size is None or s == size: return np.ascontiguousarray(sq)
-    t = torch.from_numpy(np.ascontiguousarray(sq))
-    if img.ndim == 2:
-        return torch.nn.functional.interpolate(t[None, None].float(), size=(size, size), mode="nearest-exact")[0, 0].to(t.dtype).numpy()
-    x = t.permute(2, 0, 1)[None].float()
-    y = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-    return y[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy() if img.dtype == np.uint8 else y[0].permute(1, 2, 0).numpy()
-
 def _rgb(im, name) -> np.ndarray:
     "H x W x 3 uint8 RGB from an image array (grey stacked, alpha dropped); errors name the input."
     im = np.asarray(im)
@@ -310,27 +274,6 @@ def _rgb(im, name) -> np.ndarray:
     if im.ndim == 2: im = np.stack([im] * 3, -1)
     if im.ndim != 3 or im.shape[-1] not in (3, 4): raise ValueError(f"{name}: expected an RGB image, got shape {im.shape}")
     return np.ascontiguousarray(im[..., :3])
-
-def face_boxes(path: str | os.PathLike,      # video file or image folder
-               max_frames: int | None = None,
-               margin: float = 0.5,          # crop margin, as in `prepare` (side = (1 + 2m) x face size)
-               sigma: float = 2.0,           # temporal smoothing of the boxes, in frames
-               progress: bool = True
-              ) -> tuple[np.ndarray, np.ndarray]:  # T x 3 smoothed (cx, cy, side), T bool detected
-    "First pass over a driving video: MediaPipe face boxes per frame (streamed), gaps filled and smoothed like `prepare`."
-    from vividportraits.prepare import FaceBoxDetector, iter_frames, smooth_boxes, square_box
-    det = FaceBoxDetector(); boxes = []
-    try:
-        for f in tqdm(iter_frames(path, max_frames), desc=f"{Path(path).name}: faces", unit="frame", leave=False,
-                      disable=not progress):
-            d = det(f)
-            boxes.append(square_box(d[0], margin) if len(d) else np.full(3, np.nan, np.float32))
-    finally: det.close()
-    boxes = np.array(boxes, np.float32).reshape(-1, 3)
-    ok = np.isfinite(boxes).all(1)
-    if len(boxes) == 0: raise ValueError(f"{path}: zero-length driver (no frames)")
-    if not ok.any(): raise ValueError(f"{path}: no face found in any of its {len(boxes)} frames")
-    return smooth_boxes(boxes, sigma), ok
 
 # %% ../nbs/12_long_video.ipynb #e6982484
 COND_KEYS = ("parsing", "landmarks", "rgb")
@@ -387,7 +330,6 @@ def load_driver(driving,                          # video file, frame folder, da
     if motion not in COND_KEYS: raise ValueError(f"motion: unknown kind {motion!r}; expected one of {COND_KEYS}")
     if crop not in ("face", "center"): raise ValueError(f"crop: expected 'face' or 'center', got {crop!r}")
     if isinstance(driving, (str, os.PathLike)):
-        from vividportraits.prepare import video_fps
         path = Path(driving); name = name or str(path)
         if path.suffix == ".npz":
             if not path.is_file(): raise FileNotFoundError(f"{name}: no such clip file")
@@ -397,7 +339,7 @@ def load_driver(driving,                          # video file, frame folder, da
             out = _precomputed(arrays, motion, size, name); out["fps"] = 25.0
         else:
             if not path.exists(): raise FileNotFoundError(f"{name}: no such file or folder")
-            out = _analyse_video(path, motion, size, parser, keep_rgb, max_frames, crop, progress, name)
+            out = _video_driver(path, motion, size, parser, keep_rgb, max_frames, crop, progress, name)
             out["fps"] = video_fps(path)
     elif isinstance(driving, dict):
         name = name or "driver"
@@ -412,46 +354,19 @@ def load_driver(driving,                          # video file, frame folder, da
     out["name"], out["size"] = name, size
     return out
 
-def _analyser(motion, parser, name):
-    "image -> parsing map / landmarks (raises NoFaceError), or None for rgb motion."
-    from vividportraits.parsing import get_parser, get_landmarker
-    if motion == "rgb": return None
+def _video_driver(path, motion, size, parser, keep_rgb, max_frames, crop, progress, name):
+    "Conditions from a video or frame folder through `prepare.analyse_video` (detector on every frame, ANALYSIS_SIZE crops)."
     if parser == "synth" or getattr(parser, "name", None) == "synth":
         raise ValueError(f"{name}: the 'synth' backend passes known ground truth through; give SynthPortraits conditions "
                          "as a dataset clip (.npz) or a dict of arrays instead of a video")
-    if motion == "parsing":
-        if not isinstance(parser, str): return parser.parse
-        return (get_parser(parser, static=False) if parser == "mediapipe" else get_parser(parser)).parse
-    if not isinstance(parser, str): return parser.detect
-    return (get_landmarker(parser, static=False) if parser == "mediapipe" else get_landmarker(parser)).detect
-
-def _analyse_video(path, motion, size, parser, keep_rgb, max_frames, crop, progress, name):
-    "Stream a video twice (face boxes, then crops): analysis on ANALYSIS_SIZE crops, compact results at S."
-    from vividportraits.parsing import NoFaceError
-    from vividportraits.prepare import crop_frame, iter_frames
-    analyse = _analyser(motion, parser, name)
-    A = max(size, ANALYSIS_SIZE)
-    boxes = face_boxes(path, max_frames, progress=progress)[0] if crop == "face" else None
-    conds, rgbs, found = [], [], []
-    for i, frame in enumerate(tqdm(iter_frames(path, max_frames), total=None if boxes is None else len(boxes),
-                                   desc=f"{Path(name).name}: conditions", unit="frame", disable=not progress, leave=False)):
-        big = crop_frame(frame, boxes[i], A) if boxes is not None else center_square(frame, A)
-        small = center_square(big, size)
-        if keep_rgb or motion == "rgb": rgbs.append(small)
-        if analyse is None: found.append(True); continue
-        try: r, ok = analyse(big), True
-        except NoFaceError: r, ok = None, False
-        found.append(ok)
-        if motion == "parsing":
-            conds.append(center_square(np.asarray(r, np.uint8), size) if ok else np.zeros((size, size), np.uint8))
-        else:
-            conds.append(np.asarray(r, np.float32) * (size / A) if ok else np.full((68, 2), np.nan, np.float32))
-    T = len(found)
-    if T == 0: raise ValueError(f"{name}: zero-length driver (no frames)")
-    arrays = {}
-    if rgbs: arrays["rgb"] = np.stack(rgbs)
-    if motion != "rgb": arrays[motion] = np.stack(conds)
-    return _fill(arrays, np.asarray(found), motion, name)
+    backends = ((None, None, None) if motion == "rgb" else
+                build_backends(parser if motion == "parsing" else None, parser if motion == "landmarks" else None, None))
+    try:
+        res = analyse_video(path, size, backends, max_frames=max_frames, max_missing=None, progress=progress,
+                            detect_every=1, crop=crop, analysis_size=max(size, ANALYSIS_SIZE), keep_rgb=keep_rgb or motion == "rgb")
+    except NoFaceError as e: raise NoFaceError(f"{name}: no face found ({e})") from e
+    out = {k: res[k] for k in COND_KEYS if k in res}
+    return dict(out, skipped=np.flatnonzero(~res["found"]).tolist(), num_frames=len(res["found"]))
 
 def _fill(arrays, found, motion, name):
     "fill_missing on the condition arrays only (the driver's own frames stay as they are for side-by-side videos)."
@@ -499,20 +414,15 @@ def load_source(source,                   # image path, H x W x 3 uint8 array, o
     check = parser is not None and parser != "synth" and getattr(parser, "name", None) != "synth"
     if crop not in ("face", "center"): raise ValueError(f"crop: expected 'face' or 'center', got {crop!r}")
     if check and crop == "face":
-        from vividportraits.prepare import FaceBoxDetector, crop_frame, square_box
-        det = FaceBoxDetector()
-        try: boxes = det(img)
-        finally: det.close()
-        if not len(boxes): raise ValueError(f"{name}: no face found in the source image (MediaPipe face detection)")
-        box = square_box(boxes[0])
-        sq = crop_frame(img, box, max(size, ANALYSIS_SIZE))
+        try: sq, box = crop_face(img, max(size, ANALYSIS_SIZE), name=name)
+        except NoFaceError: raise NoFaceError(f"{name}: no face found in the source image (MediaPipe face detection)") from None
         if mask is not None:
             mask = crop_frame(np.repeat(np.asarray(mask, np.uint8)[..., None], 3, -1), box, sq.shape[0], border="constant")[..., 0]
     else:
         sq = center_square(img)
         if mask is not None: mask = center_square(np.asarray(mask, np.uint8))
     if check:
-        from vividportraits.parsing import NoFaceError, get_parser
+        from vividportraits.parsing import get_parser
         p = get_parser(parser) if isinstance(parser, str) else parser
         try: p(sq)
         except NoFaceError as e: raise ValueError(f"{name}: no face found in the source image ({e})") from e

@@ -28,8 +28,9 @@ from .segmentation import get_segmenter
 
 # %% auto #0
 __all__ = ['VIDEO_EXTS', 'IMAGE_EXTS', 'BACKEND_PACKAGES', 'NOISE_WARNINGS', 'VideoReadError', 'iter_frames', 'read_video',
-           'video_fps', 'FaceBoxDetector', 'square_box', 'smooth_boxes', 'crop_matrix', 'crop_frame', 'affine_clip',
-           'mouth_clip', 'build_backends', 'analyse_video', 'list_sources', 'add_eval_pairs', 'prepare']
+           'video_fps', 'FaceBoxDetector', 'square_box', 'smooth_boxes', 'crop_matrix', 'crop_frame', 'center_square',
+           'crop_face', 'check_face', 'affine_clip', 'mouth_clip', 'build_backends', 'fill_missing', 'analyse_video',
+           'list_sources', 'add_eval_pairs', 'prepare']
 
 # %% ../nbs/05_prepare.ipynb #cceaeb31
 VIDEO_EXTS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
@@ -170,6 +171,81 @@ def crop_frame(frame: np.ndarray,      # H x W x 3 uint8
         frame = frame_s
     return cv2.warpAffine(np.ascontiguousarray(frame), M, (size, size), flags=cv2.INTER_LINEAR, borderMode=mode)
 
+def center_square(img: np.ndarray,  # H x W x C (or H x W) image
+                  size: int | None = None  # resize the square to size x size (None: keep)
+                 ) -> np.ndarray:
+    "Crop the centred square of an image and optionally resize it (antialiased; nearest for integer label maps)."
+    import torch
+    h, w = img.shape[:2]; s = min(h, w)
+    y0, x0 = (h - s) // 2, (w - s) // 2
+    sq = img[y0:y0 + s, x0:x0 + s]
+    if size is None or s == size: return np.ascontiguousarray(sq)
+    t = torch.from_numpy(np.ascontiguousarray(sq))
+    if img.ndim == 2:
+        return torch.nn.functional.interpolate(t[None, None].float(), size=(size, size), mode="nearest-exact")[0, 0].to(t.dtype).numpy()
+    x = t.permute(2, 0, 1)[None].float()
+    y = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return y[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy() if img.dtype == np.uint8 else y[0].permute(1, 2, 0).numpy()
+
+def crop_face(image: np.ndarray,     # H x W x 3 uint8 picture (a source portrait)
+              size: int,             # S, side of the square crop
+              margin: float = 0.5,   # crop margin m, as `prepare` crops video frames
+              name: str = "image"    # how the error names the picture
+             ) -> tuple[np.ndarray, np.ndarray]:  # (S x S x 3 uint8 crop, (cx, cy, side) box in the picture's pixels)
+    "The square crop around the largest face MediaPipe detects (as `prepare` crops a frame); NoFaceError naming `name` if none."
+    det = FaceBoxDetector()
+    try: boxes = det(image)
+    finally: det.close()
+    if not len(boxes): raise NoFaceError(f"{name}: no face found (MediaPipe face detection)")
+    box = square_box(boxes[0], margin)
+    return crop_frame(image, box, size), box
+
+def _synth_skin(image: np.ndarray, tol: float = 0.02) -> np.ndarray:
+    "H x W bool: pixels whose chromaticity lies within `tol` of SynthPortraits' skin palette (shading keeps it), not dark."
+    from vividportraits.synth import IDENTITY_FACTORS, identity_colors, neutral_identity, set_factors
+    pal = identity_colors(set_factors(neutral_identity(21), IDENTITY_FACTORS, skin_tone=np.linspace(0, 1, 21)))["skin"]
+    x = as_rgb(image).astype(np.float32) / 255; s = x.sum(-1)
+    c = x / np.maximum(s, 1e-6)[..., None]
+    d = np.abs(c[..., None, :] - (pal / pal.sum(1, keepdims=True))).max(-1).min(-1)
+    return (d < tol) & (s > 0.3)
+
+def check_face(image: np.ndarray,          # H x W x 3 uint8 picture (e.g. a source portrait)
+               parser="mediapipe",         # backend name ("mediapipe", "facer", "synth") or a FaceParser
+               name: str = "image",        # how the error names the picture (its file)
+               mask: np.ndarray | None = None,  # synth: the person mask (the synth segmenter's truth), if known
+               min_fraction: float = 0.02  # synth: least fraction of the picture that must be skin-coloured face/person
+              ) -> None:
+    """Raise `parsing.NoFaceError` naming `name` when `image` shows no face for the `parser` backend.
+
+    - `mediapipe`: MediaPipe face detection (`FaceBoxDetector`, short then full range) finds a box.
+    - other real parsers (`facer`, a FaceParser object): the parser itself finds a face.
+    - `synth` (SynthPortraits renders carry no detector-trained face): at least `min_fraction` of the pixels are
+      skin-coloured (chromaticity within 0.02 of the renderer's skin palette, which shading does not change, and not
+      dark) and, when the person `mask` is given, the mask is not empty and those pixels lie inside it. Without a mask a
+      skin-coloured background can pass; a blank or faceless picture (a wall, a dark frame) fails."""
+    img = as_rgb(image, name)
+    pname = parser if isinstance(parser, str) else getattr(parser, "name", None)
+    if pname == "synth":
+        skin = _synth_skin(img)
+        if mask is not None:
+            m = np.asarray(mask).squeeze().astype(bool)
+            if m.shape != img.shape[:2]: raise ValueError(f"{name}: mask shape {m.shape} does not match the image {img.shape[:2]}")
+            if m.mean() < min_fraction: raise NoFaceError(f"{name}: no face found (the synth person mask is empty)")
+            skin &= m
+        if skin.mean() < min_fraction:
+            raise NoFaceError(f"{name}: no face found (synth check: {skin.mean():.1%} of the pixels are skin-coloured, "
+                              f"expected at least {min_fraction:.0%})")
+        return
+    if pname == "mediapipe":
+        det = FaceBoxDetector()
+        try: boxes = det(img)
+        finally: det.close()
+        if not len(boxes): raise NoFaceError(f"{name}: no face found (MediaPipe face detection)")
+        return
+    p = get_parser(parser) if isinstance(parser, str) else parser
+    try: p.parse(img)
+    except NoFaceError as e: raise NoFaceError(f"{name}: no face found ({e})") from e
+
 # %% ../nbs/05_prepare.ipynb #d2ac067e
 def affine_clip(image: np.ndarray,     # H x W x 3 uint8 (or grey) source picture
                 frames: int = 24,      # T
@@ -279,65 +355,68 @@ class _LastResult:
         if key != self.key: self.key, self.val = key, self.fn(image)
         return self.val
 
-def build_backends(parser: str = "mediapipe",      # parsing backend name (`parsing.PARSERS`)
-                   landmarks: str = "mediapipe",   # landmark backend name (`parsing.LANDMARKERS`)
-                   segmenter: str = "mediapipe",   # segmentation backend name (`segmentation.SEGMENTERS`)
+def _method(backend, method: str) -> Callable:
+    "`backend.method` for a backend object (FaceParser, Landmarker, Segmenter), else the callable itself."
+    fn = getattr(backend, method, None) or backend
+    if not callable(fn): raise TypeError(f"backend: expected a name, a backend with .{method}() or a callable, got {backend!r}")
+    return fn
+
+def build_backends(parser: str | None = "mediapipe",     # parsing backend name (`parsing.PARSERS`), an instance, or None (skip)
+                   landmarks: str | None = "mediapipe",  # landmark backend name (`parsing.LANDMARKERS`), an instance, or None
+                   segmenter: str | None = "mediapipe",  # segmentation backend name (`segmentation.SEGMENTERS`), instance, or None
                    parser_kw: dict | None = None,  # extra constructor arguments (e.g. facer's model_path)
                    landmarks_kw: dict | None = None,
                    segmenter_kw: dict | None = None,
                    video: bool = True              # MediaPipe tracking mode (consecutive frames of one video)
-                  ) -> tuple[Callable, Callable, Callable]:  # (parse, landmarks, segment), each image -> array
-    "Build the three per-crop analysers by name, sharing MediaPipe work where possible."
+                  ) -> tuple[Callable | None, Callable | None, Callable | None]:  # (parse, landmarks, segment), each image -> array
+    "Build the per-crop analysers by name (None: not needed), sharing MediaPipe work where possible."
     if "synth" in (parser, landmarks, segmenter):
         raise ValueError("prepare: the 'synth' backends pass known ground truth through; real videos need "
                          "'mediapipe' (offline), 'facer', 'dlib' or 'face_alignment'")
-    _require_backends(parser, landmarks, segmenter)
+    for flag, name in (("--parser", parser), ("--landmarks", landmarks), ("--segmenter", segmenter)):
+        if isinstance(name, str) and name in BACKEND_PACKAGES: require(BACKEND_PACKAGES[name], f"prepare {flag} {name}")
     parser_kw, landmarks_kw, segmenter_kw = dict(parser_kw or {}), dict(landmarks_kw or {}), dict(segmenter_kw or {})
-    seg = _LastResult(get_segmenter(segmenter, **segmenter_kw))
+    seg = (None if segmenter is None else _LastResult(get_segmenter(segmenter, **segmenter_kw)) if isinstance(segmenter, str)
+           else _method(segmenter, "segment"))
     mesh = MediaPipeMesh(static=not video) if "mediapipe" in (parser, landmarks) else None
-    if parser == "mediapipe":
-        par = get_parser("mediapipe", mesh=mesh, segmenter=seg, **parser_kw)
-    else: par = get_parser(parser, **parser_kw)
-    if landmarks == "mediapipe": lmk = get_landmarker("mediapipe", mesh=mesh, **landmarks_kw)
-    else: lmk = get_landmarker(landmarks, **landmarks_kw)
-    return par.parse, lmk.detect, seg
+    if parser == "mediapipe": par = get_parser("mediapipe", mesh=mesh, segmenter=seg, **parser_kw).parse
+    elif isinstance(parser, str): par = get_parser(parser, **parser_kw).parse
+    else: par = None if parser is None else _method(parser, "parse")
+    if landmarks == "mediapipe": lmk = get_landmarker("mediapipe", mesh=mesh, **landmarks_kw).detect
+    elif isinstance(landmarks, str): lmk = get_landmarker(landmarks, **landmarks_kw).detect
+    else: lmk = None if landmarks is None else _method(landmarks, "detect")
+    return par, lmk, seg
 
-def _fill_missing(found: np.ndarray, arrays: dict) -> dict:
-    "Frames where `found` is False take the nearest found frame's arrays (landmarks: linear interpolation)."
-    t = np.arange(len(found)); ok = t[found]
-    near = ok[np.abs(t[:, None] - ok[None]).argmin(1)]
+def fill_missing(arrays: dict,        # key -> T x ... array (landmarks: T x 68 x 2; others copied from neighbours)
+                 found: np.ndarray,   # T bool: True where the frame's analysis succeeded
+                 name: str = "video"  # what the arrays came from, for the error
+                ) -> dict:
+    "Fill frames where `found` is False: `landmarks` linearly interpolated over time, other arrays from the nearest good frame."
+    found = np.asarray(found, bool)
+    T = len(found)
+    if T == 0: raise ValueError(f"{name}: zero-length driver (no frames)")
+    if not found.any(): raise ValueError(f"{name}: no face found in any of its {T} frames")
+    if found.all(): return dict(arrays)
+    good = np.flatnonzero(found); t = np.arange(T)
+    nearest = good[np.abs(t[:, None] - good[None, :]).argmin(1)]  # ties go to the earlier frame
     out = {}
     for k, a in arrays.items():
+        a = np.asarray(a)
+        if len(a) != T: raise ValueError(f"{name}: {k!r} has {len(a)} frames, expected {T}")
         if k == "landmarks":
-            flat = a.reshape(len(a), -1).astype(np.float64)
-            out[k] = np.stack([np.interp(t, ok, flat[ok, j]) for j in range(flat.shape[1])], 1
-                              ).reshape(a.shape).astype(np.float32)
-        else: out[k] = a[near]
+            flat = a.reshape(T, -1).astype(np.float64)
+            filled = np.stack([np.interp(t, good, flat[good, j]) for j in range(flat.shape[1])], 1)
+            out[k] = filled.reshape(a.shape).astype(a.dtype)
+        else:
+            out[k] = a[nearest]
     return out
 
-def analyse_video(path: str | os.PathLike,  # video file or image folder
-                  size: int = 256,          # S, crop side in pixels
-                  backends: tuple | None = None,  # (parse, landmarks, segment) from `build_backends`; None: mediapipe
-                  margin: float = 0.5,      # crop margin m (side = (1 + 2m) max(w, h) of the face box)
-                  sigma: float = 2.0,       # temporal smoothing of the boxes, in frames
-                  max_frames: int | None = None,  # use at most this many frames
-                  max_missing: float = 0.5, # fail the clip when more than this fraction of frames has no face
-                  progress: bool | int = True,    # tqdm bar for this video (an int: the bar's position)
-                  detect_every: int = 2,    # run the detector on every k-th frame; the others interpolate (step 3)
-                 ) -> dict:                 # rgb, parsing, landmarks, mask arrays + "meta"
-    "Turn one video into clip arrays: detect, choose the largest face, smooth boxes, crop, parse, landmarks, mask."
+def _face_boxes(path: Path, max_frames, margin, detect_every, pos, show) -> tuple[np.ndarray, int, tuple]:
+    "Pass 1: square face boxes (NaN rows where not detected or not tried), frames with several faces, frame shape."
     from tqdm.auto import tqdm
-    path = Path(path)
-    if not isinstance(size, (int, np.integer)) or size < 32: raise ValueError(f"size: expected an int >= 32, got {size!r}")
-    if not isinstance(detect_every, (int, np.integer)) or detect_every < 1:
-        raise ValueError(f"detect_every: expected an int >= 1, got {detect_every!r}")
-    t0 = time.perf_counter()
     det = FaceBoxDetector()
     boxes, n_multi, shape, T = [], 0, None, 0
-    pos = progress if isinstance(progress, int) and not isinstance(progress, bool) else 0
-    show = progress is not False
-    try:
-        # pass 1: face boxes (frames are streamed, not kept)
+    try:  # frames are streamed, not kept
         for f in tqdm(iter_frames(path, max_frames), desc=f"{path.name}: detect", unit="fr", leave=False,
                       position=pos, disable=not show):
             if shape is None: shape = f.shape
@@ -347,35 +426,79 @@ def analyse_video(path: str | os.PathLike,  # video file or image folder
             boxes.append(square_box(d[0], margin) if d is not None and len(d) else np.full(3, np.nan, np.float32))
             T += 1
     finally: det.close()
-    boxes = np.array(boxes, np.float32)
-    n_det = int(np.isfinite(boxes).all(1).sum()); n_tried = len(range(0, T, detect_every))
-    if n_det == 0: raise NoFaceError(f"no face detected in any of {T} frames")
-    if n_multi: warnings.warn(f"{path.name}: several faces in {n_multi} of {T} frames; using the largest")
-    sm = smooth_boxes(boxes, sigma)
-    parse, lmk, seg = backends or build_backends()
-    rgb = np.empty((T, size, size, 3), np.uint8); par = np.zeros((T, size, size), np.uint8)
-    lms = np.zeros((T, 68, 2), np.float32); msk = np.zeros((T, size, size), np.uint8)
-    found = np.zeros(T, bool)
+    return np.array(boxes, np.float32).reshape(-1, 3), n_multi, shape
+
+def analyse_video(path: str | os.PathLike,  # video file or image folder
+                  size: int = 256,          # S, side of the returned crops and maps
+                  backends: tuple | None = None,  # (parse, landmarks, segment) from `build_backends` (None entries: skip); None: all mediapipe
+                  margin: float = 0.5,      # crop margin m (side = (1 + 2m) max(w, h) of the face box)
+                  sigma: float = 2.0,       # temporal smoothing of the boxes, in frames
+                  max_frames: int | None = None,  # use at most this many frames
+                  max_missing: float | None = 0.5,  # fail when more than this fraction of crops has no face (None: only when all do)
+                  progress: bool | int = True,    # tqdm bar for this video (an int: the bar's position)
+                  detect_every: int = 2,    # run the detector on every k-th frame; the others interpolate (step 3)
+                  crop: str = "face",       # "face": smoothed face boxes; "center": the centred square of each frame
+                  analysis_size: int | None = None,  # A >= S: side of the crops the backends see (None: S); results resized to S
+                  keep_rgb: bool = True,    # return the S x S crops as `rgb`
+                 ) -> dict:                 # rgb, parsing, landmarks, mask (those asked for), found (T bool), meta
+    """Turn one video into per-frame arrays: detect, choose the largest face, smooth boxes, crop, parse, landmarks, mask.
+
+    Used by `prepare` (every array, at S) and by `long_video.load_driver` (one condition, analysed on larger crops).
+    A crop where the parser or landmarker finds no face takes its neighbours' results (`fill_missing`); `found`
+    tells which frames had their own."""
+    from tqdm.auto import tqdm
+    path = Path(path)
+    if not isinstance(size, (int, np.integer)) or size < 32: raise ValueError(f"size: expected an int >= 32, got {size!r}")
+    if not isinstance(detect_every, (int, np.integer)) or detect_every < 1:
+        raise ValueError(f"detect_every: expected an int >= 1, got {detect_every!r}")
+    if crop not in ("face", "center"): raise ValueError(f"crop: expected 'face' or 'center', got {crop!r}")
+    A = int(analysis_size or size)
+    if A < size: raise ValueError(f"analysis_size: expected >= size ({size}), got {analysis_size!r}")
+    t0 = time.perf_counter()
+    pos = progress if isinstance(progress, int) and not isinstance(progress, bool) else 0
+    show = progress is not False
+    meta = {"source": str(path)}
+    if crop == "face":
+        boxes, n_multi, shape = _face_boxes(path, max_frames, margin, detect_every, pos, show)
+        T = len(boxes)
+        n_det = int(np.isfinite(boxes).all(1).sum()); n_tried = len(range(0, T, detect_every))
+        if n_det == 0: raise NoFaceError(f"no face detected in any of {T} frames")
+        if n_multi: warnings.warn(f"{path.name}: several faces in {n_multi} of {T} frames; using the largest")
+        sm = smooth_boxes(boxes, sigma)
+        meta |= {"source_size": [int(shape[1]), int(shape[0])], "frames_detected": n_det,
+                 "frames_detection_tried": n_tried, "detect_every": int(detect_every),
+                 "frames_multiple_faces": int(n_multi)}
+    else: sm, T = None, max_frames
+    parse, lmk, seg = build_backends() if backends is None else backends
+    small = (lambda a: a) if A == size else (lambda a: center_square(a, size))
+    rgb, par, lms, msk, found = [], [], [], [], []
     # pass 2: crop, then analyse each crop
-    for t, f in enumerate(tqdm(iter_frames(path, T), total=T, desc=f"{path.name}: analyse", unit="fr", leave=False,
-                               position=pos, disable=not show)):
-        crop = crop_frame(f, sm[t], size); rgb[t] = crop
-        msk[t] = seg(crop)
+    for t, f in enumerate(tqdm(iter_frames(path, T), total=T if sm is not None else None, desc=f"{path.name}: analyse",
+                               unit="fr", leave=False, position=pos, disable=not show)):
+        big = crop_frame(f, sm[t], A) if sm is not None else center_square(f, A)
+        if keep_rgb: rgb.append(small(big))
+        if seg is not None: msk.append(small(np.asarray(seg(big), np.uint8)))
         try:
-            par[t] = parse(crop); lms[t] = lmk(crop); found[t] = True
-        except NoFaceError: pass
-    n_found = int(found.sum())
+            p = None if parse is None else small(np.asarray(parse(big), np.uint8))
+            l = None if lmk is None else np.asarray(lmk(big), np.float32) * (size / A) if A != size else lmk(big)
+            ok = True
+        except NoFaceError: ok = False
+        found.append(ok)
+        if parse is not None: par.append(p if ok else np.zeros((size, size), np.uint8))
+        if lmk is not None: lms.append(l if ok else np.zeros((68, 2), np.float32))
+    T = len(found); found = np.array(found, bool); n_found = int(found.sum())
     if n_found == 0: raise NoFaceError(f"a face was detected but the parser found none in all {T} crops")
-    if (T - n_found) / T > max_missing:
+    if max_missing is not None and (T - n_found) / T > max_missing:
         raise NoFaceError(f"the parser found a face in only {n_found} of {T} crops (max_missing={max_missing})")
-    if n_found < T:
-        filled = _fill_missing(found, {"parsing": par, "landmarks": lms}); par, lms = filled["parsing"], filled["landmarks"]
-    meta = {"source": str(path), "source_size": [int(shape[1]), int(shape[0])], "frames_detected": n_det,
-            "frames_detection_tried": n_tried, "detect_every": int(detect_every),
-            "frames_multiple_faces": int(n_multi), "frames_parse_borrowed": int(T - n_found),
-            "margin": margin, "smooth_sigma": sigma, "seconds": round(time.perf_counter() - t0, 3),
-            "box_first": [round(float(v), 2) for v in sm[0]], "box_last": [round(float(v), 2) for v in sm[-1]]}
-    return {"rgb": rgb, "parsing": par, "landmarks": lms, "mask": msk, "meta": meta}
+    out = {"rgb": np.stack(rgb) if keep_rgb else None, "parsing": np.stack(par) if parse is not None else None,
+           "landmarks": np.array(lms, np.float32).reshape(T, 68, 2) if lmk is not None else None,
+           "mask": np.stack(msk) if seg is not None else None}
+    out = {k: v for k, v in out.items() if v is not None}
+    out |= fill_missing({k: out[k] for k in ("parsing", "landmarks") if k in out}, found, path.name)
+    meta |= {"frames_parse_borrowed": int(T - n_found), "margin": margin, "smooth_sigma": sigma,
+             "seconds": round(time.perf_counter() - t0, 3)}
+    if sm is not None: meta |= {"box_first": [round(float(v), 2) for v in sm[0]], "box_last": [round(float(v), 2) for v in sm[-1]]}
+    return out | {"found": found, "meta": meta}
 
 # %% ../nbs/05_prepare.ipynb #e2964623
 def _safe_id(s: str) -> str:
