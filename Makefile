@@ -16,7 +16,7 @@ export OMP_WAIT_POLICY ?= PASSIVE
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "Installing vividportraits and its pinned environment into $(VENV) (first time: a few minutes)..."
-	$(BIN)/python -m pip install -qq -c constraints.txt -e ".[faces,dev]"
+	$(BIN)/python -m pip install -qq -c constraints.txt -e ".[faces,dev,cluster]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name vividportraits --display-name "Python (vividportraits)" >/dev/null
 	$(BIN)/vividportraits fetch-weights
 	@touch $(STAMP)

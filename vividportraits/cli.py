@@ -31,14 +31,27 @@ def _cmd_fetch_weights(args) -> int:
     return 0
 
 def _cmd_ablate(args) -> int:
-    "Run (or resume) an ablation grid and print its table."
-    from vividportraits.experiment import run_grid
-    run_grid(grid=args.grid, preset=args.preset, seeds=args.seeds, out=args.out, workers=args.workers,
-             executor=args.executor, template=args.template, variants=args.variants or None, data=args.data)
-    import json as _json
-    from pathlib import Path as _P
-    st = _json.loads((_P(args.out)/"grid_status.json").read_text())
-    return 1 if any(v["status"] != "ok" for v in st.values()) else 0
+    "Run (or resume) an ablation grid and print its table; 130 when SIGINT/SIGTERM stopped it."
+    import shlex
+    try:
+        from vividportraits.grid import GridInterrupted, run_grid
+        from vividportraits.report import collect_results, summary_table
+    except KeyboardInterrupt:
+        print("vividportraits ablate: interrupted before the grid started", file=sys.stderr); return 130
+    try:
+        recs = run_grid(grid=args.grid, preset=args.preset, seeds=args.seeds, out=args.out, workers=args.workers,
+                        executor=args.executor, kind=args.kind, template=args.template,
+                        variants=args.variants or None, data=args.data, address=args.address)
+    except GridInterrupted as e:
+        cmd = shlex.join(["vividportraits", *sys.argv[1:]]) if sys.argv[1:2] == ["ablate"] else "the same command"
+        print(f"vividportraits ablate: {e}; rerun to resume: {cmd}", file=sys.stderr)
+        return 130
+    except ImportError as e:
+        if args.executor != "ray": raise
+        print(f"vividportraits ablate: error: {e}", file=sys.stderr); return 2
+    df = collect_results(args.out)
+    print(summary_table(df).to_string() if len(df) else "no results")
+    return 1 if any(r["status"] != "ok" for r in recs.values()) else 0
 
 def _cmd_demo(args) -> int:
     "Run the smoke ablation notebook through papermill and say where the outputs are."
@@ -324,8 +337,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seeds", type=int, default=1, help="seeds per variant (0..N-1)")
     s.add_argument("--out", default="results/cpu", help="output folder (resumable)")
     s.add_argument("--workers", type=int, default=1, help="variants run in parallel")
-    s.add_argument("--executor", default="papermill", choices=["papermill", "inprocess"],
-                   help="papermill: executed notebooks per run; inprocess: same code without a Jupyter kernel")
+    s.add_argument("--executor", default="process", choices=["process", "ray", "papermill", "inprocess"],
+                   help="process: a worker process per run on this machine; ray: a Ray task per run (pip install "
+                        "'vividportraits[cluster]'); papermill/inprocess: process with that --kind")
+    s.add_argument("--kind", default=None, choices=["papermill", "inprocess"],
+                   help="papermill (default): executed notebook per run; inprocess: same code without a Jupyter kernel")
+    s.add_argument("--address", default=None,
+                   help="Ray cluster address for --executor ray ('auto', HOST:6379 or ray://HOST:10001; default: a local Ray)")
     s.add_argument("--template", default=None, help="ablation notebook (default: nbs/ablate.ipynb of this checkout)")
     s.add_argument("--variants", nargs="*", default=None, help="run only these variants (names as in the table)")
     s.add_argument("--data", default="synth", help="'synth' or a prepared dataset folder")
