@@ -182,7 +182,9 @@ class ModelConfig:
         return 3 * self.unshuffle_factor ** 2 if self.latent == "unshuffle" else self.vae_channels
 
     def validate(self) -> "ModelConfig":
-        "Raise a clear error for inconsistent settings; resolve `prediction_type='auto'`; return self."
+        "Raise a clear error for inconsistent settings; resolve `prediction_type='auto'`; lists (JSON) become tuples; return self."
+        for f in dataclasses.fields(self):
+            if isinstance(getattr(self, f.name), list): setattr(self, f.name, tuple(getattr(self, f.name)))
         if self.latent not in ("unshuffle", "vae"):
             raise ValueError(f"latent: expected 'unshuffle' or 'vae', got {self.latent!r}")
         if self.image_encoder not in ("conv", "clip", "auto"):
