@@ -138,9 +138,9 @@ def part_seams(args) -> dict:
     from vividportraits.metrics import temporal_consistency
     torch.set_num_threads(args.threads)
     if args.checkpoint:
-        from vividportraits.train import load_checkpoint
-        model, tcfg = load_checkpoint(args.checkpoint)
-        pred_type, what = tcfg.prediction_type, str(args.checkpoint)
+        from vividportraits.checkpoint import load_checkpoint
+        model, mcfg = load_checkpoint(args.checkpoint)
+        pred_type, what = mcfg.prediction_type, str(args.checkpoint)
         if model.config.motion != "parsing" and model.config.motion not in ("landmarks", "rgb"):
             raise ValueError(f"unexpected motion {model.config.motion!r}")
     elif args.allow_random:

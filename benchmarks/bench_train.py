@@ -28,7 +28,7 @@ def main():
     ap.add_argument("--preset", default="tiny")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    from vividportraits.train import TrainConfig, _TrainForward, model_config, train
+    from vividportraits.train import TrainConfig, _TrainForward, train
     from vividportraits.diffusion import add_noise, make_scheduler, training_target
     from vividportraits.model import VividPortraitsModel
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, cpu_count {os.cpu_count()}, "
@@ -36,7 +36,7 @@ def main():
 
     # the optimisation step alone
     cfg = TrainConfig(preset=a.preset, motion=a.motion, batch_size=a.batch).validate()
-    mc = model_config(cfg)
+    mc = cfg.model_config()
     torch.manual_seed(0)
     model = VividPortraitsModel(mc); fwd = _TrainForward(model).train()
     opt = torch.optim.AdamW(model.image_parameters(), lr=1e-4, foreach=True)

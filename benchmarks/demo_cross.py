@@ -60,8 +60,9 @@ def main(argv=None) -> int:
     from vividportraits.long_video import animate
     from vividportraits.metrics import evaluate, load_synth_evaluator
     from vividportraits.synth import renderer_version
-    from vividportraits.train import load_checkpoint, save_png
-    model, tc = load_checkpoint(a.checkpoint)
+    from vividportraits.checkpoint import load_checkpoint
+    from vividportraits.train import save_png
+    model, mc = load_checkpoint(a.checkpoint)
     S = model.config.image_size
     ev = load_synth_evaluator(renderer_version=renderer_version())
     t0 = time.perf_counter()
@@ -71,7 +72,7 @@ def main(argv=None) -> int:
         src, drv, tgt = clips[p]
         driver = {k: drv[k] for k in ("parsing", "landmarks", "rgb")}
         out = animate(model, src, driver, a.strategy, a.window, a.overlap, a.steps, parser="synth",
-                      scheduler=a.sampler, prediction_type=tc.prediction_type, seed=p, progress=False)
+                      sampler=a.sampler, seed=p, progress=False)
         static = np.repeat(src["rgb"][None], a.frames, 0)
         for name, pred in (("model", out), ("static source", static), ("ground truth", tgt["rgb"])):
             r = evaluate(pred, tgt["rgb"], src["rgb"][None], drv["rgb"], evaluator=ev)
@@ -94,7 +95,7 @@ def main(argv=None) -> int:
     print(summary.to_string())
     print(json.dumps({"checkpoint": str(a.checkpoint), "figure": a.out, "pairs": a.pairs, "frames": a.frames,
                       "id_seed": a.id_seed, "steps": a.steps, "sampler": a.sampler, "strategy": a.strategy,
-                      "window": a.window, "overlap": a.overlap, "prediction_type": tc.prediction_type,
+                      "window": a.window, "overlap": a.overlap, "prediction_type": mc.prediction_type,
                       "means": summary.to_dict(orient="index"), "seconds": round(time.perf_counter() - t0, 1),
                       "hardware": hardware()}, default=str))
     return 0

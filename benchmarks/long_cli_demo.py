@@ -64,8 +64,8 @@ def main(argv=None) -> int:
     from vividportraits.core import hardware
     from vividportraits.long_video import get_context_scheduler, window_boundaries
     from vividportraits.metrics import psnr, read_frames, temporal_consistency
-    from vividportraits.train import load_checkpoint
-    model, tc = load_checkpoint(a.checkpoint)
+    from vividportraits.checkpoint import load_checkpoint
+    model, _ = load_checkpoint(a.checkpoint)
     S = model.config.image_size
     work = Path(a.workdir)
     tgt = write_inputs(work, a.frames, S, a.id_seed)

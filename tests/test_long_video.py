@@ -27,9 +27,10 @@ def synth_cross(frames, size=64, seed=0):
 def tiny_checkpoint(tmp_path_factory):
     "A random tiny model (temporal layers on) saved the way `train` saves checkpoints."
     from vividportraits.model import VividPortraitsModel
-    from vividportraits.train import TrainConfig, model_config, save_checkpoint
+    from vividportraits.checkpoint import save_checkpoint
+    from vividportraits.config import TrainConfig
     cfg = TrainConfig(stage=2, init_from="unused")
-    mcfg = model_config(cfg)
+    mcfg = cfg.model_config()
     torch.manual_seed(0)
     model = VividPortraitsModel(mcfg)
     run = tmp_path_factory.mktemp("run")

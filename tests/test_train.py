@@ -92,7 +92,8 @@ def test_resume_after_sigkill(tmp_path):
 
 def test_checkpoint_files_load_without_pickle(tmp_path):
     "Every file of a checkpoint is safetensors, JSON, or a torch file that loads with weights_only=True."
-    from vividportraits.train import TrainConfig, load_checkpoint, train
+    from vividportraits.checkpoint import checkpoint_state, load_checkpoint
+    from vividportraits.train import TrainConfig, train
     torch.set_num_threads(1)
     data = toy_dataset(tmp_path / "data")
     ck = train(TrainConfig(data=str(data), out=str(tmp_path / "run"), steps=2, batch_size=2, sample_every=-1,
@@ -100,7 +101,8 @@ def test_checkpoint_files_load_without_pickle(tmp_path):
     for f in ck.iterdir():
         if f.suffix == ".pt": torch.load(f, weights_only=True)
         else: assert f.suffix in (".safetensors", ".json"), f
-    model, cfg = load_checkpoint(tmp_path / "run")
-    assert cfg.steps == 2 and not model.training
+    model, mcfg = load_checkpoint(tmp_path / "run")
+    assert checkpoint_state(tmp_path / "run")["train_config"]["steps"] == 2 and not model.training
+    assert mcfg is model.config and mcfg.prediction_type == "sample"
     with pytest.raises(FileNotFoundError, match="no checkpoint folder"):
         load_checkpoint(tmp_path / "data")

@@ -11,6 +11,7 @@ import json
 import sys
 
 from . import __version__
+from .config import EXPERIMENT_PRESETS, LONG_VIDEO_STRATEGIES, MODEL_PRESETS, MOTION_KINDS, SAMPLERS
 
 # %% auto #0
 __all__ = ['build_parser', 'main']
@@ -139,7 +140,8 @@ def _cmd_train_evaluators(args) -> int:
 
 def _cmd_model_info(args) -> int:
     "Parameter counts per part, latent shape and training-step FLOPs of a model preset (no weights needed)."
-    from vividportraits.model import get_preset, model_summary
+    from vividportraits.config import get_preset
+    from vividportraits.model import model_summary  # diffusers: loaded only for this command
     cfg = get_preset(args.preset, motion=args.motion, fgbg=not args.no_fgbg, drop_skin=args.drop_skin,
                      temporal=args.temporal)
     info = model_summary(cfg, batch=args.batch)
@@ -200,7 +202,8 @@ def _cmd_train(args) -> int:
         "Several GPUs or machines: accelerate launch -m vividportraits.cli train ...")
     _add_dataclass_options(p, TrainConfig, skip=("model_overrides",))
     p.add_argument("--model-override", action="append", default=[], metavar="KEY=VALUE",
-                   help="a ModelConfig field, e.g. pretrained_path=/models/sd15 or block_channels=(32,64,64); repeatable")
+                   help="a ModelConfig field, e.g. pretrained_path=/models/sd15, block_out_channels=(32,64,64) or "
+                        "prediction_type=epsilon; repeatable")
     targs = p.parse_args(args.train_args)  # every argument after `train` (see `main`)
     over = {}
     for kv in targs.model_override:
@@ -308,12 +311,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--driver", required=True, help="driving video, frame folder or dataset clip (.npz)")
     s.add_argument("--out", required=True, help="output .mp4")
     s.add_argument("--side-by-side", action="store_true", help="write source | driver | output")
-    s.add_argument("--strategy", default="cyclic", choices=["cyclic", "overlap", "independent"])
+    s.add_argument("--strategy", default="cyclic", choices=LONG_VIDEO_STRATEGIES)
     s.add_argument("--window", type=int, default=16, help="frames per window")
     s.add_argument("--overlap", type=int, default=4, help="frames shared by neighbouring windows")
     s.add_argument("--steps", type=int, default=25, help="denoising steps")
     s.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance on the reference (1 = off)")
-    s.add_argument("--sampler", default="ddim")
+    s.add_argument("--sampler", default="ddim", choices=SAMPLERS)
     s.add_argument("--parser", default="mediapipe", help="face backend for the driver ('synth' for dataset clips)")
     s.add_argument("--segmenter", default="mediapipe", help="person-mask backend for the source")
     s.add_argument("--crop", default="face", choices=["face", "center"])
@@ -323,8 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default=None)
     s.set_defaults(func=_cmd_animate)
     s = sub.add_parser("model-info", help="parameters, latent shape and training-step FLOPs of a model preset")
-    s.add_argument("--preset", default="tiny", choices=["tiny", "small", "sd15"])
-    s.add_argument("--motion", default="parsing", choices=["parsing", "landmarks", "rgb"])
+    s.add_argument("--preset", default="tiny", choices=list(MODEL_PRESETS))
+    s.add_argument("--motion", default="parsing", choices=MOTION_KINDS)
     s.add_argument("--no-fgbg", action="store_true", help="without the foreground/background split")
     s.add_argument("--drop-skin", action="store_true", help="parsing condition without the skin class")
     s.add_argument("--temporal", action="store_true", help="with temporal layers")
@@ -333,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_model_info)
     s = sub.add_parser("ablate", help="run or resume an ablation grid (train, evaluate, plot each variant)")
     s.add_argument("--grid", default="paper", help="grid name (default: paper)")
-    s.add_argument("--preset", default="cpu", choices=["smoke", "cpu", "gpu"], help="experiment preset")
+    s.add_argument("--preset", default="cpu", choices=list(EXPERIMENT_PRESETS), help="experiment preset")
     s.add_argument("--seeds", type=int, default=1, help="seeds per variant (0..N-1)")
     s.add_argument("--out", default="results/cpu", help="output folder (resumable)")
     s.add_argument("--workers", type=int, default=1, help="variants run in parallel")
@@ -350,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_ablate)
     s = sub.add_parser("demo", help="the main job on the embedded default: the smoke ablation through papermill")
     s.add_argument("--out", default="runs/demo", help="where the executed notebook and results go")
-    s.add_argument("--preset", default="smoke", choices=["smoke", "cpu", "gpu"], help="experiment preset")
+    s.add_argument("--preset", default="smoke", choices=list(EXPERIMENT_PRESETS), help="experiment preset")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--template", default=None, help="ablation notebook (default: nbs/ablate.ipynb of this checkout)")
     s.set_defaults(func=_cmd_demo)

@@ -14,10 +14,11 @@ from diffusers import (DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
                        EulerDiscreteScheduler, UniPCMultistepScheduler)
 from tqdm.auto import tqdm
 
+from .config import PREDICTION_TYPES, SAMPLERS, auto_prediction_type
+
 # %% auto #0
-__all__ = ['SCHEDULERS', 'PREDICTION_TYPES', 'UNSUPPORTED', 'make_scheduler', 'auto_prediction_type', 'model_sampler',
-           'sampler_from', 'sample_timesteps', 'add_noise', 'training_target', 'predict_x0', 'loss_weights',
-           'weighted_mse', 'sample', 'cfg_denoiser']
+__all__ = ['SCHEDULERS', 'UNSUPPORTED', 'make_scheduler', 'model_sampler', 'sampler_from', 'sample_timesteps', 'add_noise',
+           'training_target', 'predict_x0', 'loss_weights', 'weighted_mse', 'sample', 'cfg_denoiser']
 
 # %% ../nbs/09_diffusion.ipynb #36ba8ab9
 SCHEDULERS = {
@@ -28,8 +29,8 @@ SCHEDULERS = {
     "euler_a": (EulerAncestralDiscreteScheduler, {}),
     "unipc": (UniPCMultistepScheduler, {}),
 }
-"Scheduler name -> (diffusers class, extra config)."
-PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")
+"Sampler name (`config.SAMPLERS`) -> (diffusers class, extra config)."
+assert tuple(SCHEDULERS) == SAMPLERS, "diffusion.SCHEDULERS must implement exactly config.SAMPLERS"
 
 UNSUPPORTED = {("euler_a", "sample")}
 "(scheduler, prediction_type) pairs diffusers does not implement."
@@ -64,12 +65,6 @@ def make_scheduler(name: str = "ddpm",                    # one of SCHEDULERS
                clip_sample=clip_sample, **extra)
     cfg.update(kwargs)
     return cls(**_accepted(cls, cfg))
-
-def auto_prediction_type(latent: str  # the model's latent kind: "unshuffle" (pixel space) or "vae"
-                        ) -> str:
-    "The kit's default prediction type: x0 ('sample') for pixel-space models, epsilon for VAE latents (SD-1.5's own)."
-    if latent not in ("unshuffle", "vae"): raise ValueError(f"latent: expected 'unshuffle' or 'vae', got {latent!r}")
-    return "sample" if latent == "unshuffle" else "epsilon"
 
 def model_sampler(name: str,                   # one of SCHEDULERS
                   prediction_type: str,        # "auto" (see `auto_prediction_type`) or one of PREDICTION_TYPES

@@ -5,224 +5,40 @@
 # %% ../nbs/13_experiment.ipynb #8e1f85fa
 from __future__ import annotations
 
-import ast
 import contextlib
 import dataclasses
 import hashlib
 import json
-import math
 import os
 import time
 import traceback
-from dataclasses import dataclass, field, asdict
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from .core import load_json, save_json, cache_dir
+from . import long_video as lv, metrics as M, synth
+from .checkpoint import checkpoint_state, load_checkpoint
+from .config import (BASELINE, DEFAULT_SCALE_RANGE, EXPERIMENT_PRESETS, LONG_VIDEO_STRATEGIES, MOTION_KINDS,
+                                   ExperimentPreset, RunConfig, parse_bool, parse_choice, parse_scale_range,
+                                   variant_dir_name, variant_name)
+from .core import (Timer, atomic_write, cache_dir, get_device, load_json, save_json, seed_everything,
+                                 show_images, write_results, write_video)
+from .dataset import Manifest, pairs, read_clip
+from .train import train
+_all_ = ["RunConfig", "ExperimentPreset", "EXPERIMENT_PRESETS", "BASELINE", "variant_name", "variant_dir_name",
+         "parse_scale_range"]  # defined in `config`; re-exported for `from vividportraits.experiment import *`
 
 # %% auto #0
-__all__ = ['BASELINE_SCALE_RANGE', 'MOTION_KINDS', 'LONG_VIDEO_STRATEGIES', 'BASELINE', 'EXPERIMENT_PRESETS', 'GRIDS',
-           'parse_scale_range', 'parse_bool', 'parse_choice', 'variant_name', 'variant_dir_name', 'ExperimentPreset',
-           'RunConfig', 'paper_grid', 'prepare_data', 'train_variant', 'evaluate_variant', 'side_by_side', 'show_data',
-           'show_training', 'show_samples', 'write_run', 'run_experiment', 'default_template', 'file_lock']
-
-# %% ../nbs/13_experiment.ipynb #3a089db1
-from .scaling import DEFAULT_SCALE_RANGE
-BASELINE_SCALE_RANGE = DEFAULT_SCALE_RANGE
-"The baseline's random-scaling range: `scaling.DEFAULT_SCALE_RANGE`, the one place the value lives."
-MOTION_KINDS = ("parsing", "landmarks", "rgb")
-"Motion representations the ablation compares (must equal `motion.MOTION_KINDS`)."
-LONG_VIDEO_STRATEGIES = ("cyclic", "overlap", "independent")
-"Long-video context strategies (must equal the names `long_video.get_context_scheduler` accepts)."
-
-# %% ../nbs/13_experiment.ipynb #fce17eb7
-_SCALE_FORMS = '"default" (the baseline range), None, "none", [low, high] or "[low, high]" with 0 < low <= high (e.g. "[0.9,1.1]")'
-
-def parse_scale_range(value: Any  # None, a 2-sequence, or its string form as papermill -p gives it
-                     ) -> tuple[float, float] | None:
-    "Parse and validate `scale_range`; `None`, `'none'` and `[1, 1]` mean no scaling (returned as None)."
-    v = value
-    if isinstance(v, str):
-        s = v.strip()
-        if s.lower() in ("none", "null", "off", ""): return None
-        if s.lower() in ("default", "baseline"): return BASELINE_SCALE_RANGE
-        try: v = ast.literal_eval(s)
-        except (ValueError, SyntaxError) as e:
-            raise ValueError(f"scale_range: cannot parse {value!r}; accepted forms: {_SCALE_FORMS}") from e
-    if v is None: return None
-    if isinstance(v, (int, float)) or not isinstance(v, (list, tuple)) or len(v) != 2:
-        raise ValueError(f"scale_range: expected two numbers, got {value!r}; accepted forms: {_SCALE_FORMS}")
-    try: lo, hi = float(v[0]), float(v[1])
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"scale_range: expected two numbers, got {value!r}; accepted forms: {_SCALE_FORMS}") from e
-    if not (math.isfinite(lo) and math.isfinite(hi)) or not (0 < lo <= hi):
-        raise ValueError(f"scale_range: expected finite 0 < low <= high, got {value!r}; accepted forms: {_SCALE_FORMS}")
-    return None if lo == hi == 1.0 else (lo, hi)
-
-def parse_bool(name: str, value: Any) -> bool:
-    "Parse a boolean parameter (papermill `-p fgbg False` gives a bool, `-p fgbg false` a string)."
-    if isinstance(value, (bool, np.bool_)): return bool(value)
-    if isinstance(value, str) and value.strip().lower() in ("true", "1", "yes", "on"): return True
-    if isinstance(value, str) and value.strip().lower() in ("false", "0", "no", "off"): return False
-    if isinstance(value, int) and value in (0, 1): return bool(value)
-    raise ValueError(f"{name}: expected True or False, got {value!r}")
-
-def parse_choice(name: str, value: Any, choices: Sequence[str]) -> str:
-    "Validate a string parameter against its choices."
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name}: expected one of {list(choices)}, got {value!r}")
-    return value
-
-# %% ../nbs/13_experiment.ipynb #af7e5e86
-BASELINE = {"motion": "parsing", "scale_range": BASELINE_SCALE_RANGE, "drop_skin": False, "fgbg": True,
-            "long_video": "cyclic"}
-"The baseline of every ablation: parsing maps, the default scaling range, fg/bg split on, cyclic overlap."
-
-def variant_name(params: dict) -> str:
-    "The grid name of a run's variant: which factors differ from `BASELINE` ('baseline' if none)."
-    diffs = []
-    for k, base in BASELINE.items():
-        v = params.get(k, base)
-        if k == "scale_range":
-            v = parse_scale_range(v)
-            if v != base: diffs.append("scale=" + ("none" if v is None else f"[{v[0]:g},{v[1]:g}]"))
-        elif k in ("fgbg", "drop_skin"):
-            v = parse_bool(k, v)
-            if v != base: diffs.append(f"{k}=" + ("on" if v else "off"))
-        elif v != base: diffs.append(f"{k}={v}")
-    return "+".join(diffs) or "baseline"
-
-def variant_dir_name(variant: str, seed: int) -> str:
-    "A file-system-safe folder name for a variant and seed."
-    safe = "".join(ch if ch.isalnum() or ch in "-_.," else "_" for ch in variant.replace("=", "-"))
-    return f"{safe}/seed{seed}"
-
-# %% ../nbs/13_experiment.ipynb #1199cfa9
-@dataclass(frozen=True)
-class ExperimentPreset:
-    "Everything about a run that is not an ablation factor."
-    model: str                 # model preset name (model.get_preset)
-    image_size: int            # frame size in pixels
-    identities: int            # SynthPortraits identities (train + test)
-    clips_per_identity: int    # clips rendered per identity
-    frames: int                # frames per clip
-    test_fraction: float       # fraction of identities held out for evaluation
-    train_steps: int           # stage-1 (frames) optimisation steps
-    temporal_steps: int        # stage-2 (temporal layers on clips of `window` frames) steps; 0 skips stage 2
-    batch_size: int            # stage-1 batch (frames); stage 2 uses batch_size // window clips (at least 1)
-    lr: float                  # AdamW learning rate
-    eval_self: int             # self-reenactment clips evaluated
-    eval_cross: int            # cross-reenactment clips evaluated
-    eval_frames: int           # frames per evaluated clip (long-video strategy applies when > window)
-    window: int                # long-video window length (frames)
-    overlap: int               # long-video overlap (frames)
-    sample_steps: int          # DDIM steps at evaluation
-    guidance: float            # classifier-free guidance on the reference (1 = off)
-    max_minutes: float         # wall-clock cap on each training stage (the step count is the target)
-
-EXPERIMENT_PRESETS = {
-    "smoke": ExperimentPreset(model="tiny", image_size=64, identities=6, clips_per_identity=1, frames=16,
-                              test_fraction=0.34, train_steps=30, temporal_steps=4, batch_size=8, lr=2e-3,
-                              eval_self=1, eval_cross=1, eval_frames=12, window=8, overlap=2, sample_steps=8,
-                              guidance=1.0, max_minutes=1.5),
-    "cpu": ExperimentPreset(model="tiny", image_size=64, identities=40, clips_per_identity=2, frames=24,
-                            test_fraction=0.2, train_steps=1700, temporal_steps=300, batch_size=8, lr=2e-3,
-                            eval_self=4, eval_cross=4, eval_frames=24, window=8, overlap=2, sample_steps=15,
-                            guidance=1.0, max_minutes=12.0),
-    "gpu": ExperimentPreset(model="tiny", image_size=64, identities=200, clips_per_identity=2, frames=32,
-                            test_fraction=0.1, train_steps=1500, temporal_steps=300, batch_size=32, lr=1e-3,
-                            eval_self=10, eval_cross=10, eval_frames=32, window=16, overlap=4, sample_steps=25,
-                            guidance=1.0, max_minutes=3.0),
-}
-"The experiment presets by name."
-
-# %% ../nbs/13_experiment.ipynb #b377705c
-@dataclass
-class RunConfig:
-    "One ablation run: the factors under study, the preset, the seed, the data and where to write."
-    motion: str = "parsing"                                   # motion representation: "parsing" | "landmarks" | "rgb"
-    scale_range: tuple | None = BASELINE_SCALE_RANGE         # random-scaling range (low, high); None = no scaling
-    drop_skin: bool = False                                   # remove the face-skin class from parsing conditions
-    fgbg: bool = True                                         # split the reference into foreground and background
-    long_video: str = "cyclic"                                # long-clip strategy: "cyclic" | "overlap" | "independent"
-    preset: str = "smoke"                                     # experiment preset: "smoke" | "cpu" | "gpu"
-    seed: int = 0                                             # seed of training and sampling
-    data: str = "synth"                                       # "synth" (generated SynthPortraits) or a prepared dataset folder
-    run_dir: str | None = None                                # output folder; None = runs/ablate/<variant>/seed<seed>
-    ckpt_cache: str | None = None                             # folder of trained checkpoints shared by variants; None = inside run_dir
-
-    def __post_init__(self):
-        self.motion = parse_choice("motion", self.motion, MOTION_KINDS)
-        self.scale_range = parse_scale_range(self.scale_range)
-        self.drop_skin = parse_bool("drop_skin", self.drop_skin)
-        self.fgbg = parse_bool("fgbg", self.fgbg)
-        self.long_video = parse_choice("long_video", self.long_video, LONG_VIDEO_STRATEGIES)
-        self.preset = parse_choice("preset", self.preset, tuple(EXPERIMENT_PRESETS))
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
-            try: self.seed = int(str(self.seed))
-            except ValueError: raise ValueError(f"seed: expected an integer, got {self.seed!r}") from None
-        self.seed = int(self.seed)
-        if not isinstance(self.data, (str, os.PathLike)) or not str(self.data):
-            raise ValueError(f"data: expected 'synth' or a dataset folder, got {self.data!r}")
-        self.data = str(self.data)
-        if self.data != "synth" and not (Path(self.data)/"manifest.json").exists():
-            raise ValueError(f"data: {self.data!r} is neither 'synth' nor a dataset folder with a manifest.json "
-                             "(make one with `vividportraits synth` or `vividportraits prepare`)")
-        if self.run_dir is None or str(self.run_dir).lower() in ("", "none"):
-            self.run_dir = str(Path("runs")/"ablate"/variant_dir_name(variant_name(self.to_dict()), self.seed))
-        self.run_dir = str(self.run_dir)
-        if self.ckpt_cache is not None and str(self.ckpt_cache).lower() in ("", "none"): self.ckpt_cache = None
-        self.ckpt_cache = None if self.ckpt_cache is None else str(self.ckpt_cache)
-
-    @classmethod
-    def from_params(cls, **params) -> "RunConfig":
-        "Build from keyword parameters (unknown names are an error that lists the valid ones)."
-        names = {f.name for f in dataclasses.fields(cls)}
-        bad = sorted(set(params) - names)
-        if bad: raise ValueError(f"unknown parameter(s) {bad}; valid: {sorted(names)}")
-        return cls(**params)
-
-    @property
-    def experiment(self) -> ExperimentPreset:
-        "The preset's settings."
-        return EXPERIMENT_PRESETS[self.preset]
-
-    def to_dict(self) -> dict:
-        "Plain dict (JSON-ready) of the parameters."
-        d = asdict(self); d["scale_range"] = list(self.scale_range) if self.scale_range else None
-        return d
-
-    def train_key(self) -> str:
-        "A short hash of what training depends on, so variants that differ only at inference share a checkpoint."
-        d = {k: v for k, v in self.to_dict().items() if k not in ("long_video", "run_dir", "ckpt_cache")}
-        d["preset_values"] = asdict(self.experiment)
-        return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
-
-# %% ../nbs/13_experiment.ipynb #bcf535d5
-def paper_grid() -> dict[str, dict]:
-    "The ablation variants: name -> the parameters that differ from the baseline."
-    return {
-        "baseline": {},
-        "motion=landmarks": {"motion": "landmarks"},
-        "motion=rgb": {"motion": "rgb"},
-        "scale=[0.6,1.4]": {"scale_range": [0.6, 1.4]},
-        "scale=[0.9,1.1]": {"scale_range": [0.9, 1.1]},
-        "scale=none": {"scale_range": None},
-        "fgbg=off": {"fgbg": False},
-        "long_video=overlap": {"long_video": "overlap"},
-        "long_video=independent": {"long_video": "independent"},
-    }
-
-GRIDS = {"paper": paper_grid}
-"Grids by name."
+__all__ = ['prepare_data', 'train_variant', 'evaluate_variant', 'sample_strip', 'show_data', 'show_training', 'show_samples',
+           'write_run', 'run_experiment', 'default_template', 'file_lock', 'RunConfig', 'ExperimentPreset',
+           'EXPERIMENT_PRESETS', 'BASELINE', 'variant_name', 'variant_dir_name', 'parse_scale_range']
 
 # %% ../nbs/13_experiment.ipynb #b00fff8d
 def prepare_data(cfg: RunConfig, progress: bool = True) -> Path:
     "The dataset folder of a run: `cfg.data`, or SynthPortraits for the preset, generated once and cached (data seed 0)."
     if cfg.data != "synth": return Path(cfg.data)
-    from vividportraits import synth
     e = cfg.experiment
     spec = dict(identities=e.identities, clips_per_identity=e.clips_per_identity, frames=max(e.frames, e.eval_frames),
                 size=e.image_size, test_fraction=e.test_fraction, n_cross=e.eval_cross, seed=0)
@@ -234,30 +50,21 @@ def prepare_data(cfg: RunConfig, progress: bool = True) -> Path:
 
 def train_variant(cfg: RunConfig, data_root: str | os.PathLike, progress: bool = True) -> Path:
     "Train the run's model (or reuse a finished checkpoint with the same training settings); returns the final checkpoint."
-    from vividportraits.train import TrainConfig, train
-    e = cfg.experiment
     out = Path(cfg.ckpt_cache or cfg.run_dir)/f"train-{cfg.train_key()}"
-    tc = TrainConfig(preset=e.model, data=str(data_root), out=str(out), steps=e.train_steps, batch_size=e.batch_size,
-                     lr=e.lr, motion=cfg.motion, scale_range=cfg.scale_range, drop_skin=cfg.drop_skin, fgbg=cfg.fgbg,
-                     seed=cfg.seed, max_minutes=e.max_minutes, sample_every=0, ckpt_every=max(50, e.train_steps // 4),
-                     sample_steps=e.sample_steps, progress=progress, tensorboard=False)
     def finished(run: Path):
         done = run/"results.json"  # written by `train` when it finished (step target or time cap)
         ck = Path(load_json(done).get("checkpoint") or "") if done.exists() else None
         return ck if ck is not None and ck.exists() else None
     with file_lock(out.parent/f".{out.name}.lock"):
-        ck = finished(out) or Path(train(tc))
-        if e.temporal_steps <= 0: return ck
+        ck = finished(out) or Path(train(cfg.train_config(data_root, out, progress=progress)))
+        if cfg.experiment.temporal_steps <= 0: return ck
         # stage 2: temporal layers on clips of one window, the rest frozen (without them every long-video strategy
         # denoises each frame on its own and gives the same frames)
         out2 = out/"stage2"
-        tc2 = dataclasses.replace(tc, out=str(out2), stage=2, init_from=str(ck), steps=e.temporal_steps,
-                                  clip_len=e.window, batch_size=max(1, e.batch_size // e.window),
-                                  ckpt_every=max(25, e.temporal_steps // 2), warmup_steps=min(50, e.temporal_steps // 4))
-        return finished(out2) or Path(train(tc2))
+        return finished(out2) or Path(train(cfg.train_config(data_root, out2, stage=2, init_from=str(ck),
+                                                             progress=progress)))
 
 def _eval_pairs(data_root: Path, e: ExperimentPreset) -> list[dict]:
-    from vividportraits.dataset import pairs
     ps = pairs(data_root)
     sel = [p for p in ps if p["kind"] == "self"][:e.eval_self] + [p for p in ps if p["kind"] == "cross"][:e.eval_cross]
     if not sel: raise ValueError(f"data: {data_root} lists no evaluation pairs (manifest 'pairs')")
@@ -268,19 +75,15 @@ def evaluate_variant(cfg: RunConfig, ckpt: str | os.PathLike, data_root: str | o
     "Animate every evaluation pair with the run's model and strategy and score it; returns clips, summary, samples."
     import pandas as pd
     import torch
-    from vividportraits.core import get_device, img_to_tensor
-    from vividportraits.dataset import read_clip
-    from vividportraits.train import load_checkpoint
-    from vividportraits import long_video as lv, metrics as M
     e = cfg.experiment; data_root = Path(data_root)
     device = get_device()
-    model, tc = load_checkpoint(ckpt)
+    model, _ = load_checkpoint(ckpt)
+    train_config = checkpoint_state(ckpt)["train_config"]   # as recorded, whatever its layout
     model = model.to(device).eval()
     synth_data = cfg.data == "synth"
     backend = "synth" if synth_data else "real"
     if synth_data:
-        from vividportraits.synth import renderer_version
-        evaluator = M.load_synth_evaluator(device=device, renderer_version=renderer_version())
+        evaluator = M.load_synth_evaluator(device=device, renderer_version=synth.renderer_version())
     else: evaluator = None
     rows, samples = [], []
     for i, p in enumerate(_eval_pairs(data_root, e)):
@@ -291,7 +94,7 @@ def evaluate_variant(cfg: RunConfig, ckpt: str | os.PathLike, data_root: str | o
         report = {}
         pred = lv.animate(model, {"rgb": src["rgb"][0], "mask": src["mask"][0]}, driving, strategy=cfg.long_video,
                           window=e.window, overlap=e.overlap, steps=e.sample_steps, guidance=e.guidance,
-                          parser="synth", segmenter="synth", prediction_type=tc.prediction_type,
+                          parser="synth", segmenter="synth",
                           seed=cfg.seed + i, progress=False, report=report)
         windows = lv.get_context_scheduler(cfg.long_video)(T, min(e.window, T), min(e.overlap, max(0, T - 1)), 0)
         bounds = [b for b in lv.window_boundaries(windows, T) if 1 <= b < T]
@@ -314,10 +117,10 @@ def evaluate_variant(cfg: RunConfig, ckpt: str | os.PathLike, data_root: str | o
             mu, ci, n, _ = M.mean_ci95(pd.to_numeric(clips[col], errors="coerce").values)
             summary[f"long.{col}"] = (mu, ci, n)
     table = pd.DataFrame([{"metric": k, "mean": v[0], "ci95": v[1], "n": v[2]} for k, v in summary.items()])
-    return {"clips": clips, "summary": table, "samples": samples, "video": side_by_side(samples[0]),
-            "train_config": dataclasses.asdict(tc), "evaluator": None if evaluator is None else evaluator.provenance()}
+    return {"clips": clips, "summary": table, "samples": samples, "video": sample_strip(samples[0]),
+            "train_config": train_config, "evaluator": None if evaluator is None else evaluator.provenance()}
 
-def side_by_side(sample: dict) -> np.ndarray:
+def sample_strip(sample: dict) -> np.ndarray:
     "Frames source | driver | output | ground truth (T x H x 4W x 3 uint8) of one evaluated clip."
     T = len(sample["pred"])
     src = np.repeat(sample["source"][None], T, 0)
@@ -326,8 +129,6 @@ def side_by_side(sample: dict) -> np.ndarray:
 
 def show_data(data_root: str | os.PathLike, n: int = 6):
     "A few training frames with their parsing maps (figure)."
-    from vividportraits.core import show_images
-    from vividportraits.dataset import Manifest, read_clip
     man = Manifest.load(data_root)
     ids = man.ok_ids("train")[:n] or man.ok_ids()[:n]
     clips = [read_clip(data_root, i) for i in ids]
@@ -348,7 +149,6 @@ def show_training(ckpt: str | os.PathLike):
 
 def show_samples(ev: dict, frames: Sequence[int] = (0, 3, 6)):
     "Source | driver | output | ground truth at a few frames of each sample clip (figure)."
-    from vividportraits.core import show_images
     ims, titles = [], []
     for s in ev["samples"]:
         for t in frames:
@@ -359,7 +159,6 @@ def show_samples(ev: dict, frames: Sequence[int] = (0, 3, 6)):
 
 def write_run(cfg: RunConfig, ev: dict, timings: dict, ckpt: str | os.PathLike | None = None) -> Path:
     "Write results.json (flat metrics with 95% CI), per-clip CSV, sample strip and video into the run folder."
-    from vividportraits.core import write_results, write_video, atomic_write
     run = Path(cfg.run_dir); run.mkdir(parents=True, exist_ok=True)
     s = ev["summary"]
     metrics = {r.metric: (None if not np.isfinite(r["mean"]) else float(r["mean"])) for _, r in s.iterrows()}
@@ -386,7 +185,6 @@ def write_run(cfg: RunConfig, ev: dict, timings: dict, ckpt: str | os.PathLike |
 
 def run_experiment(cfg: RunConfig, progress: bool = True) -> dict:
     "Data -> train -> evaluate -> results.json for one run (what nbs/ablate.ipynb does, without the pictures)."
-    from vividportraits.core import Timer, seed_everything
     timer = Timer(); t0 = time.time()
     seed_everything(cfg.seed)
     with timer("data"): data_root = prepare_data(cfg, progress)

@@ -18,8 +18,8 @@ from typing import Sequence
 import psutil
 
 from .core import load_json, save_json
-from .experiment import (GRIDS, RunConfig, default_template, file_lock, run_experiment,
-                                       variant_dir_name)
+from .config import GRIDS, RunConfig, variant_dir_name
+from .experiment import default_template, file_lock, run_experiment
 
 # %% auto #0
 __all__ = ['RUN_KINDS', 'EXECUTORS', 'status_key', 'grid_jobs', 'run_job', 'worker_main', 'kill_tree', 'GridInterrupted',
@@ -35,7 +35,7 @@ def status_key(variant: str, seed: int) -> str:
     "The key of a run in `grid_status.json`."
     return f"{variant}/seed{seed}"
 
-def grid_jobs(grid: str,                       # grid name (see `experiment.GRIDS`)
+def grid_jobs(grid: str,                       # grid name (see `config.GRIDS`)
               preset: str,                     # experiment preset of every run
               seeds: int,                      # seeds 0..seeds-1 per variant
               out: str | os.PathLike,          # output folder of the grid
@@ -250,7 +250,7 @@ def update_status(path: str | os.PathLike,  # grid_status.json
     return status
 
 # %% ../nbs/13a_grid.ipynb #b7acbf2f
-def run_grid(grid: str = "paper",           # grid name (see experiment.GRIDS)
+def run_grid(grid: str = "paper",           # grid name (see config.GRIDS)
              preset: str = "cpu",            # experiment preset for every variant
              seeds: int = 1,                 # seeds 0..seeds-1 per variant
              out: str | os.PathLike = "results/cpu",  # output folder (resumable)

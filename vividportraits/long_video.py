@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 import os
+import time
+import warnings
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -15,16 +17,22 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .core import (autocast_dtype, colorize_parsing, from_pm1, img_to_tensor, seed_everything, tensor_to_img, to_pm1,
-                                 write_video)
+from .checkpoint import load_checkpoint
+from .config import BLEND_RAMPS, LONG_VIDEO_STRATEGIES, MOTION_KINDS
+from .core import (autocast_dtype, colorize_parsing, from_pm1, get_device, img_to_tensor, save_json,
+                                 seed_everything, tensor_to_img, to_pm1, write_video)
 from .diffusion import cfg_denoiser, model_sampler, sample
 from .motion import build_conditions, check_kind
+from .parsing import NoFaceError, get_parser
+from .prepare import (analyse_video, build_backends, center_square, check_face, crop_face, crop_frame,
+                                    fill_missing, video_fps)
+from .segmentation import get_segmenter
 
 # %% auto #0
-__all__ = ['CONTEXT_SCHEDULERS', 'BLEND_RAMPS', 'STREAMING_SCHEDULERS', 'COND_KEYS', 'ANALYSIS_SIZE', 'independent_schedule',
-           'overlap_schedule', 'cyclic_shift', 'cyclic_schedule', 'get_context_scheduler', 'edge_frames',
-           'blend_weights', 'plot_schedule', 'window_boundaries', 'windowed_denoiser', 'windowed_sample', 'load_driver',
-           'load_source', 'side_by_side', 'driver_panel', 'write_side_by_side', 'animate', 'animate_file']
+__all__ = ['CONTEXT_SCHEDULERS', 'STREAMING_SCHEDULERS', 'ANALYSIS_SIZE', 'independent_schedule', 'overlap_schedule',
+           'cyclic_shift', 'cyclic_schedule', 'get_context_scheduler', 'edge_frames', 'blend_weights', 'plot_schedule',
+           'window_boundaries', 'windowed_denoiser', 'windowed_sample', 'load_driver', 'load_source',
+           'side_by_side_frames', 'driver_panel', 'write_side_by_side_video', 'animate', 'animate_file']
 
 # %% ../nbs/12_long_video.ipynb #bd5738ea
 def _check_args(num_frames, window, overlap):
@@ -66,6 +74,7 @@ def cyclic_schedule(num_frames: int, window: int, overlap: int = 4, step: int = 
     return [[(offset + j * stride + i) % num_frames for i in range(window)] for j in range(n)]
 
 CONTEXT_SCHEDULERS = {"independent": independent_schedule, "overlap": overlap_schedule, "cyclic": cyclic_schedule}
+assert set(CONTEXT_SCHEDULERS) == set(LONG_VIDEO_STRATEGIES), "CONTEXT_SCHEDULERS must implement config.LONG_VIDEO_STRATEGIES"
 "Context scheduler name -> function `(num_frames, window, overlap, step) -> list[list[int]]`."
 
 def get_context_scheduler(name: str  # one of `CONTEXT_SCHEDULERS`
@@ -83,8 +92,6 @@ def edge_frames(windows: list[list[int]],  # one step's windows
     return {i for w in windows if len(w) > 1 for p, i in enumerate(w) if p < margin or p >= len(w) - margin}
 
 # %% ../nbs/12_long_video.ipynb #183201b5
-BLEND_RAMPS = ("triangular", "cosine", "flat")
-
 def _ramp(n: int, ramp: str) -> np.ndarray:
     p = np.arange(n, dtype=np.float64)
     if ramp == "triangular": return np.minimum(p + 1, n - p)
@@ -261,11 +268,6 @@ def windowed_sample(model,                        # video denoiser (see `windowe
             stats["windows_per_step"].append(len(windows))
     return x
 
-# %% ../nbs/12_long_video.ipynb #a3ad7f6a
-from .parsing import NoFaceError
-from .prepare import (analyse_video, build_backends, center_square, check_face, crop_face, crop_frame,
-                                    fill_missing, video_fps)
-
 # %% ../nbs/12_long_video.ipynb #e040c505
 def _rgb(im, name) -> np.ndarray:
     "H x W x 3 uint8 RGB from an image array (grey stacked, alpha dropped); errors name the input."
@@ -276,8 +278,6 @@ def _rgb(im, name) -> np.ndarray:
     return np.ascontiguousarray(im[..., :3])
 
 # %% ../nbs/12_long_video.ipynb #e6982484
-COND_KEYS = ("parsing", "landmarks", "rgb")
-
 def _resize_arrays(arrays: dict, size: int, name: str) -> dict:
     "Bring precomputed `parsing` / `rgb` to size x size (centred square) and scale `landmarks` to match."
     sizes = {k: tuple(np.asarray(arrays[k]).shape[1:3]) for k in ("parsing", "rgb") if k in arrays}
@@ -296,7 +296,7 @@ def _resize_arrays(arrays: dict, size: int, name: str) -> dict:
     return out
 
 def _precomputed(driving, motion: str, size: int, name: str) -> dict:
-    arrays = {k: np.asarray(driving[k]) for k in COND_KEYS if k in driving}
+    arrays = {k: np.asarray(driving[k]) for k in MOTION_KINDS if k in driving}
     if motion not in arrays:
         raise ValueError(f"{name}: motion {motion!r} needs the array {motion!r}; got keys {sorted(driving)}")
     lens = {k: len(a) for k, a in arrays.items()}
@@ -327,7 +327,7 @@ def load_driver(driving,                          # video file, frame folder, da
                 name: str | None = None           # how errors name the driver (default: its path, or "driver")
                ) -> dict:                         # motion arrays at size S, `rgb`, `skipped`, `num_frames`, `fps`, `name`, `size`
     "Driving conditions at size S from any kind of driver; frames where no face is found are filled from neighbours and listed in `skipped`."
-    if motion not in COND_KEYS: raise ValueError(f"motion: unknown kind {motion!r}; expected one of {COND_KEYS}")
+    if motion not in MOTION_KINDS: raise ValueError(f"motion: unknown kind {motion!r}; expected one of {MOTION_KINDS}")
     if crop not in ("face", "center"): raise ValueError(f"crop: expected 'face' or 'center', got {crop!r}")
     if isinstance(driving, (str, os.PathLike)):
         path = Path(driving); name = name or str(path)
@@ -347,7 +347,7 @@ def load_driver(driving,                          # video file, frame folder, da
     else:
         raise TypeError(f"driving: expected a path or a dict of arrays, got {type(driving).__name__}")
     if max_frames is not None:
-        for k in COND_KEYS:
+        for k in MOTION_KINDS:
             if k in out: out[k] = out[k][:max_frames]
         out["skipped"] = [i for i in out["skipped"] if i < max_frames]; out["num_frames"] = min(out["num_frames"], max_frames)
     if not keep_rgb and motion != "rgb": out.pop("rgb", None)
@@ -365,7 +365,7 @@ def _video_driver(path, motion, size, parser, keep_rgb, max_frames, crop, progre
         res = analyse_video(path, size, backends, max_frames=max_frames, max_missing=None, progress=progress,
                             detect_every=1, crop=crop, analysis_size=max(size, ANALYSIS_SIZE), keep_rgb=keep_rgb or motion == "rgb")
     except NoFaceError as e: raise NoFaceError(f"{name}: no face found ({e})") from e
-    out = {k: res[k] for k in COND_KEYS if k in res}
+    out = {k: res[k] for k in MOTION_KINDS if k in res}
     return dict(out, skipped=np.flatnonzero(~res["found"]).tolist(), num_frames=len(res["found"]))
 
 def _fill(arrays, found, motion, name):
@@ -378,7 +378,6 @@ def _fill(arrays, found, motion, name):
 def _segment(segmenter, img: np.ndarray) -> np.ndarray:
     "Person mask H x W {0,1} from a segmenter name or callable."
     if isinstance(segmenter, str):
-        from vividportraits.segmentation import get_segmenter
         segmenter = get_segmenter(segmenter)
     fn = getattr(segmenter, "segment", None) or segmenter
     return (np.asarray(fn(img)) > 0.5).astype(np.uint8)
@@ -422,7 +421,6 @@ def load_source(source,                   # image path, H x W x 3 uint8 array, o
         sq = center_square(img)
         if mask is not None: mask = center_square(np.asarray(mask, np.uint8))
     if check:
-        from vividportraits.parsing import get_parser
         p = get_parser(parser) if isinstance(parser, str) else parser
         try: p(sq)
         except NoFaceError as e: raise ValueError(f"{name}: no face found in the source image ({e})") from e
@@ -442,7 +440,7 @@ def _cond_fn(drv: dict, motion: str, size: int, drop_skin: bool, device, dtype):
         return build_conditions(motion, batch, size, drop_skin, frame_size=(size, size)).to(device=device, dtype=dtype)
     return fn
 
-def side_by_side(source: np.ndarray,   # S x S x 3 uint8
+def side_by_side_frames(source: np.ndarray,   # S x S x 3 uint8
                  driver: np.ndarray,   # T x S x S x 3 uint8 driver frames
                  output: np.ndarray    # T x S x S x 3 uint8 generated frames
                 ) -> np.ndarray:       # T x S x 3S x 3 uint8
@@ -463,10 +461,10 @@ def driver_panel(drv: dict,          # from `load_driver`
                           S, frame_size=(S, S)).amax(1)
     return (lm.clamp(0, 1)[..., None].expand(-1, -1, -1, 3) * 255).round().to(torch.uint8).numpy()
 
-def write_side_by_side(path: str | os.PathLike, source: np.ndarray, driver: np.ndarray, output: np.ndarray,
+def write_side_by_side_video(path: str | os.PathLike, source: np.ndarray, driver: np.ndarray, output: np.ndarray,
                        fps: float = 25) -> Path:
     "Write the source | driver | output mp4 (core.write_video)."
-    return write_video(side_by_side(source, driver, output), path, fps=int(round(fps)))
+    return write_video(side_by_side_frames(source, driver, output), path, fps=int(round(fps)))
 
 def animate(model,                           # a VividPortraitsModel (its config gives size, motion, drop_skin)
             source_image,                    # portrait: image path, H x W x 3 uint8, or dict with `rgb` (+ `mask`)
@@ -479,20 +477,19 @@ def animate(model,                           # a VividPortraitsModel (its config
             motion: str | None = None,       # None: the model's; must match the model's when given
             parser="mediapipe",              # face backend for video drivers and the source check ("synth": ground truth)
             segmenter="mediapipe",           # person-mask backend for the source (fgbg models)
-            scheduler="ddim",                # sampler name or a diffusers scheduler instance
-            prediction_type: str = "auto",   # what the model predicts (its TrainConfig's; "auto" = the training default)
+            sampler="ddim",                  # sampler name (config.SAMPLERS) or a diffusers scheduler instance
+            prediction_type: str | None = None,  # what the model predicts; None: its config's (`ModelConfig.prediction_type`)
             ramp: str = "triangular",        # blend ramp in overlaps
             seed: int = 0,
             progress: bool = True,
             out: str | os.PathLike | None = None,  # write the frames to this mp4
-            side_by_side_out: bool = False,  # write source | driver | output instead of the output alone
+            side_by_side: bool = False,      # write source | driver | output instead of the output alone
             fps: float | None = None,        # None: the driver's frame rate (25 when unknown)
             max_frames: int | None = None,   # use only the first frames of the driver
             crop: str = "face",              # real images/videos: "face" (detected square, as `prepare`) or "center"
             report: dict | None = None       # if given, filled with skipped frames, windows, timings
            ) -> np.ndarray:                  # T x S x S x 3 uint8
     "Animate `source_image` with the motion of `driving`, window by window; returns (and optionally writes) the frames."
-    import time, warnings
     cfg = model.config
     S = cfg.image_size
     motion = check_kind(motion or cfg.motion)
@@ -504,7 +501,7 @@ def animate(model,                           # a VividPortraitsModel (its config
         raise ValueError(f"window: {window} frames exceed the {cfg.max_frames} the model's temporal layers encode")
     t0 = time.perf_counter(); times = {}
     src = load_source(source_image, S, parser=parser, segmenter=segmenter, need_mask=cfg.fgbg, crop=crop)
-    drv = load_driver(driving, S, motion, parser, keep_rgb=side_by_side_out, max_frames=max_frames, crop=crop,
+    drv = load_driver(driving, S, motion, parser, keep_rgb=side_by_side, max_frames=max_frames, crop=crop,
                       progress=progress)
     T = drv["num_frames"]; times["load"] = time.perf_counter() - t0
     if drv["skipped"]:
@@ -520,7 +517,8 @@ def animate(model,                           # a VividPortraitsModel (its config
         ref = model.reference(ref_rgb, ref_mask)                         # once per video
         g = torch.Generator(device="cpu").manual_seed(int(seed))
         x_T = torch.randn((T, *model.latent_shape()), generator=g).to(device)
-        sched = model_sampler(scheduler, prediction_type, cfg.latent) if isinstance(scheduler, str) else scheduler
+        sched = (model_sampler(sampler, prediction_type or cfg.prediction_type, cfg.latent) if isinstance(sampler, str)
+                 else sampler)
         n_win = len(get_context_scheduler(strategy)(T, window, overlap, 0))
         bar = tqdm(total=steps * n_win, desc=f"denoising {T} frames ({strategy})", unit="window", disable=not progress)
         stats = {}
@@ -538,7 +536,7 @@ def animate(model,                           # a VividPortraitsModel (its config
     times["decode"] = sum(decoded)
     fps = fps or drv.get("fps") or 25.0
     if out is not None:
-        if side_by_side_out: write_side_by_side(out, src["rgb"], driver_panel(drv, motion), frames, fps)
+        if side_by_side: write_side_by_side_video(out, src["rgb"], driver_panel(drv, motion), frames, fps)
         else: write_video(frames, out, fps=int(round(fps)))
     times["total"] = time.perf_counter() - t0
     if report is not None:
@@ -549,7 +547,7 @@ def animate(model,                           # a VividPortraitsModel (its config
     return frames
 
 # %% ../nbs/12_long_video.ipynb #0a1f99fe
-def animate_file(checkpoint,                       # checkpoint or run folder, or a (model, TrainConfig) pair already loaded
+def animate_file(checkpoint,                       # checkpoint or run folder, or a model already loaded
                  source: str | os.PathLike,        # source portrait image
                  driver: str | os.PathLike,        # driving video, frame folder or dataset clip (.npz)
                  out: str | os.PathLike,           # output .mp4
@@ -559,7 +557,7 @@ def animate_file(checkpoint,                       # checkpoint or run folder, o
                  overlap: int = 4,                 # O
                  steps: int = 25,                  # DDIM steps
                  guidance: float = 1.0,            # classifier-free guidance scale
-                 sampler: str = "ddim",            # diffusion.SCHEDULERS name
+                 sampler: str = "ddim",            # one of config.SAMPLERS
                  parser: str = "mediapipe",        # face backend ("synth" for .npz ground truth)
                  segmenter: str = "mediapipe",     # person-mask backend (fgbg models)
                  crop: str = "face",               # "face" or "center"
@@ -570,17 +568,14 @@ def animate_file(checkpoint,                       # checkpoint or run folder, o
                  progress: bool = True
                 ) -> dict:                         # the report (also written to out with suffix .json)
     "Animate `source` with `driver` using a trained checkpoint; write the mp4 and its JSON report."
-    from vividportraits.core import get_device, save_json
     out = Path(out)
     if out.suffix.lower() != ".mp4": raise ValueError(f"out: expected an .mp4 path, got {out}")
-    if isinstance(checkpoint, tuple): model, tcfg = checkpoint
-    else:
-        from vividportraits.train import load_checkpoint  # the checkpoint format belongs to train
-        model, tcfg = load_checkpoint(checkpoint, device=get_device(device))
-    rep = {"checkpoint": None if isinstance(checkpoint, tuple) else str(checkpoint)}
+    loaded = isinstance(checkpoint, torch.nn.Module)
+    model = checkpoint if loaded else load_checkpoint(checkpoint, device=get_device(device))[0]
+    rep = {"checkpoint": None if loaded else str(checkpoint)}
     animate(model, source, driver, strategy=strategy, window=window, overlap=overlap, steps=steps, guidance=guidance,
-            parser=parser, segmenter=segmenter, scheduler=sampler, prediction_type=tcfg.prediction_type, seed=seed,
-            progress=progress, out=out, side_by_side_out=side_by_side, fps=fps, max_frames=max_frames, crop=crop,
+            parser=parser, segmenter=segmenter, sampler=sampler, seed=seed,
+            progress=progress, out=out, side_by_side=side_by_side, fps=fps, max_frames=max_frames, crop=crop,
             report=rep)
     save_json(rep, out.with_suffix(".json"))
     return rep

@@ -19,108 +19,17 @@ from diffusers import AutoencoderKL, UNet2DConditionModel
 from diffusers.models.attention_processor import Attention, AttnProcessor2_0
 from diffusers.models.transformers.transformer_2d import Transformer2DModel
 
-from .motion import PoseGuider, condition_channels
+from .config import MODEL_PRESETS, ModelConfig, get_preset
+from .motion import PoseGuider
 
 # %% auto #0
-__all__ = ['PRESETS', 'PRETRAINED_LAYOUT', 'ModelConfig', 'get_preset', 'ReferenceBank', 'ReferenceAttnProcessor',
-           'set_reference_processors', 'ConvImageEncoder', 'ClipImageEncoder', 'sinusoidal_positions',
-           'TemporalAttention', 'RefFeatures', 'check_pretrained', 'VividPortraitsModel', 'model_summary']
+__all__ = ['PRESETS', 'PRETRAINED_LAYOUT', 'ReferenceBank', 'ReferenceAttnProcessor', 'set_reference_processors',
+           'ConvImageEncoder', 'ClipImageEncoder', 'sinusoidal_positions', 'TemporalAttention', 'RefFeatures',
+           'check_pretrained', 'VividPortraitsModel', 'model_summary']
 
 # %% ../nbs/08_model.ipynb #7c3d39fc
-@dataclass
-class ModelConfig:
-    "Every architectural knob of `VividPortraitsModel`; presets are instances, `get_preset` applies overrides."
-    name: str = "tiny"                      # preset name (informational, recorded in checkpoints)
-    image_size: int = 64                    # square frame size in pixels the model is built for
-    latent: str = "unshuffle"               # "unshuffle" (lossless pixel space-to-depth) or "vae" (diffusers AutoencoderKL)
-    unshuffle_factor: int = 2               # space-to-depth factor r for latent="unshuffle" (3 r^2 latent channels)
-    vae_channels: int = 4                   # latent channels of the VAE (latent="vae")
-    vae_scaling_factor: float = 0.18215     # SD-1.5's latent scale (latent="vae")
-    vae_block_out_channels: tuple = (128, 256, 512, 512)  # VAE widths when built from scratch (SD-1.5's)
-    block_out_channels: tuple = (24, 48, 64)  # UNet widths per resolution level
-    down_block_types: tuple = ("DownBlock2D", "DownBlock2D", "CrossAttnDownBlock2D")  # diffusers block names
-    up_block_types: tuple = ("CrossAttnUpBlock2D", "UpBlock2D", "UpBlock2D")          # mirror of down_block_types
-    layers_per_block: int = 1               # resnet (+ transformer) layers per level
-    attention_head_dim: int = 4             # diffusers' (misnamed) number of attention heads per transformer
-    cross_attention_dim: int = 64           # width of the image tokens the UNet cross-attends to
-    norm_num_groups: int = 8                # GroupNorm groups in the UNet
-    motion: str = "parsing"                 # motion representation: "parsing", "landmarks" or "rgb" (see `motion`)
-    drop_skin: bool = False                 # the parsing condition omits the face-skin class
-    guider_channels: tuple = (16, 32)       # PoseGuider widths; needs 2^(len-1) >= the image->latent factor
-    fgbg: bool = True                       # ReferenceNet sees the foreground; background + mask enter the denoiser
-    reference_net: bool = True              # use the ReferenceNet (False: reference only via image tokens / bg)
-    image_encoder: str = "conv"             # "conv" (small learned encoder), "clip" (needs pretrained_path/image_encoder) or
-                                            # "auto" (clip when pretrained_path has an image_encoder/ folder, else conv)
-    image_tokens: int = 4                   # tokens from the conv image encoder (a square number)
-    image_encoder_width: int = 32           # base width of the conv image encoder
-    temporal: bool = False                  # add temporal attention layers (stage 2, video)
-    temporal_heads: int = 4                 # heads of each temporal attention layer
-    max_frames: int = 64                    # longest window the temporal position encoding covers
-    pretrained_path: str | None = None      # folder with unet/ vae/ [image_encoder/] (diffusers layout); None = random init
-    gradient_checkpointing: bool = False    # recompute UNet blocks in backward (less memory, ~30% more compute)
-
-    @property
-    def cond_channels(self) -> int:
-        "Channels of the motion condition `cond` (from `motion.condition_channels`)."
-        return condition_channels(self.motion, self.drop_skin)
-
-    @property
-    def downscale(self) -> int:
-        "Image pixels per latent pixel along one side."
-        return self.unshuffle_factor if self.latent == "unshuffle" else 2 ** (len(self.vae_block_out_channels) - 1)
-
-    @property
-    def latent_channels(self) -> int:
-        "Channels of the latent z."
-        return 3 * self.unshuffle_factor ** 2 if self.latent == "unshuffle" else self.vae_channels
-
-    def validate(self) -> "ModelConfig":
-        "Raise a clear error for inconsistent settings; return self."
-        if self.latent not in ("unshuffle", "vae"):
-            raise ValueError(f"latent: expected 'unshuffle' or 'vae', got {self.latent!r}")
-        if self.image_encoder not in ("conv", "clip", "auto"):
-            raise ValueError(f"image_encoder: expected 'conv', 'clip' or 'auto', got {self.image_encoder!r}")
-        if self.image_size % (self.downscale * 2 ** (len(self.block_out_channels) - 1)):
-            raise ValueError(f"image_size: {self.image_size} must be divisible by the latent factor {self.downscale} "
-                             f"times the UNet's {2 ** (len(self.block_out_channels) - 1)}")
-        n = len(self.block_out_channels)
-        if len(self.down_block_types) != n or len(self.up_block_types) != n:
-            raise ValueError(f"down_block_types/up_block_types: expected {n} entries each (one per block_out_channels), "
-                             f"got {len(self.down_block_types)} and {len(self.up_block_types)}")
-        if 2 ** (len(self.guider_channels) - 1) < self.downscale:
-            raise ValueError(f"guider_channels: {len(self.guider_channels)} widths allow at most "
-                             f"{len(self.guider_channels) - 1} stride-2 steps, but the latent is x{self.downscale} smaller")
-        if math.isqrt(self.image_tokens) ** 2 != self.image_tokens:
-            raise ValueError(f"image_tokens: expected a square number, got {self.image_tokens}")
-        self.cond_channels  # unknown motion names are rejected by motion.condition_channels
-        return self
-
-PRESETS: dict[str, ModelConfig] = {
-    "tiny": ModelConfig(),
-    "small": ModelConfig(
-        name="small", image_size=128, block_out_channels=(64, 128, 256),
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
-        layers_per_block=2, attention_head_dim=8, cross_attention_dim=256, norm_num_groups=32,
-        guider_channels=(16, 32), image_tokens=16, image_encoder_width=64, temporal_heads=8),
-    "sd15": ModelConfig(
-        name="sd15", image_size=512, latent="vae", block_out_channels=(320, 640, 1280, 1280),
-        down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
-        layers_per_block=2, attention_head_dim=8, cross_attention_dim=768, norm_num_groups=32,
-        guider_channels=(16, 32, 64, 128), image_encoder="auto", image_tokens=16, image_encoder_width=64,
-        temporal_heads=8, max_frames=32),
-}
-
-def get_preset(name: str,   # "tiny", "small" or "sd15"
-               **overrides  # any ModelConfig field, e.g. motion="landmarks", fgbg=False
-              ) -> ModelConfig:
-    "A copy of preset `name` with `overrides` applied, validated."
-    if name not in PRESETS: raise ValueError(f"preset: unknown name {name!r}; valid: {sorted(PRESETS)}")
-    fields = {f.name for f in dataclasses.fields(ModelConfig)}
-    bad = sorted(set(overrides) - fields)
-    if bad: raise ValueError(f"get_preset: unknown ModelConfig field(s) {bad}; valid: {sorted(fields)}")
-    return dataclasses.replace(PRESETS[name], **overrides).validate()
+PRESETS = MODEL_PRESETS
+"The model presets by name: `config.MODEL_PRESETS` (`ModelConfig` and `get_preset` live in `config`, so that a training or run config derives its model config without importing the network)."
 
 # %% ../nbs/08_model.ipynb #8955d858
 class _ReferenceDone(Exception):

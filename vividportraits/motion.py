@@ -17,29 +17,10 @@ import torch.nn.functional as F
 from .core import IBUG68_CLOSED, IBUG68_GROUPS, LABEL, NUM_CLASSES
 
 # %% auto #0
-__all__ = ['MOTION_KINDS', 'check_kind', 'condition_channels', 'draw_landmarks', 'build_conditions', 'build_condition',
-           'PoseGuider']
+__all__ = ['draw_landmarks', 'build_conditions', 'build_condition', 'PoseGuider']
 
 # %% ../nbs/07_motion.ipynb #a7c6d864
-MOTION_KINDS = ("parsing", "landmarks", "rgb")
-"The motion representations, by name: face-parsing map, landmark drawing, RGB driving frame."
-
-def check_kind(kind: str) -> str:
-    "Return `kind` if it names a motion representation, else raise a ValueError listing the valid names."
-    if kind not in MOTION_KINDS:
-        raise ValueError(f"motion: unknown kind {kind!r}; expected one of {', '.join(map(repr, MOTION_KINDS))}")
-    return kind
-
-def condition_channels(kind: str,               # one of MOTION_KINDS
-                       drop_skin: bool = False   # the skin-free variant (parsing: no skin channel; landmarks: no jaw)
-                      ) -> int:
-    "Number of channels of the condition image of `kind`."
-    check_kind(kind)
-    if kind == "parsing": return NUM_CLASSES - 1 if drop_skin else NUM_CLASSES
-    if kind == "landmarks": return len(_groups(drop_skin))
-    if drop_skin: raise ValueError("drop_skin: the 'rgb' motion representation has no skin class to drop; "
-                                   "use drop_skin=False with motion='rgb'")
-    return 3
+from .config import MOTION_KINDS, check_kind, condition_channels  # the list and its channel counts, defined once
 
 def _groups(drop_skin: bool) -> list[str]:
     return [g for g in IBUG68_GROUPS if not (drop_skin and g == "jaw")]

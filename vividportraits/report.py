@@ -16,7 +16,7 @@ import pandas as pd
 import seaborn as sns
 
 from .core import load_json
-from .experiment import paper_grid, variant_name
+from .config import paper_grid, variant_name
 from .metrics import mean_ci95
 
 # %% auto #0

@@ -13,29 +13,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .config import DEFAULT_SCALE_RANGE, MOTION_KINDS, parse_scale_range
 from .core import LABEL, NUM_CLASSES
 
 # %% auto #0
-__all__ = ['DEFAULT_SCALE_RANGE', 'validate_scale_range', 'face_center', 'scale_parsing', 'scale_landmarks', 'scale_image',
-           'sample_scale', 'random_scale_parsing', 'drop_skin', 'scale_sample', 'RandomScaling']
-
-# %% ../nbs/06_scaling.ipynb #01140763
-DEFAULT_SCALE_RANGE = (0.8, 1.2)
-"The kit's default range of the scale factors (low, high); why this range: `nbs/13_experiment.ipynb`. Every default points here."
-
-def validate_scale_range(scale_range: Sequence[float] | None  # None, or (low, high) with 0 < low <= high
-                        ) -> tuple[float, float] | None:       # None when scaling is off
-    "Check `scale_range`; return `(low, high)` as floats, or None when it disables scaling (None or [1, 1])."
-    if scale_range is None: return None
-    msg = (f"scale_range: expected None (off) or two finite numbers 0 < low <= high such as [0.9, 1.1] "
-           f"(a list, tuple or array), got {scale_range!r}")
-    if isinstance(scale_range, (str, bytes, Mapping)) or not hasattr(scale_range, "__len__"): raise ValueError(msg)
-    try: vals = [float(v) for v in scale_range]
-    except (TypeError, ValueError): raise ValueError(msg) from None
-    if len(vals) != 2 or not all(math.isfinite(v) for v in vals): raise ValueError(msg)
-    lo, hi = vals
-    if not (0 < lo <= hi): raise ValueError(msg)
-    return None if lo == hi == 1.0 else (lo, hi)
+__all__ = ['face_center', 'scale_parsing', 'scale_landmarks', 'scale_image', 'sample_scale', 'random_scale_parsing', 'drop_skin',
+           'scale_sample', 'RandomScaling']
 
 # %% ../nbs/06_scaling.ipynb #9610ef19
 def _as_numpy(x) -> np.ndarray:
@@ -111,7 +94,7 @@ def sample_scale(rng: np.random.Generator | int | None,   # generator or seed
                  independent_xy: bool = True               # draw sy independently of sx
                 ) -> tuple[float, float]:                  # (sx, sy)
     "Draw the scale factors (sx, sy) uniformly from `scale_range` ((1, 1) when scaling is off)."
-    r = validate_scale_range(scale_range)
+    r = parse_scale_range(scale_range)
     if r is None: return 1.0, 1.0
     g = _rng(rng)
     sx = float(g.uniform(*r))
@@ -157,19 +140,30 @@ def scale_sample(sample: Mapping[str, Any],                 # dict with any of `
     return out
 
 class RandomScaling:
-    "Random scaling (+ optional skin removal) of a sample's driving condition: `RandomScaling([0.9, 1.1])(sample)`."
+    "Random scaling (+ optional skin removal) of a driving condition: `RandomScaling([0.9, 1.1])(sample)`; what training applies."
     def __init__(self,
-                 scale_range: Sequence[float] | None,  # (low, high); None / [1, 1] = off
+                 scale_range: Sequence[float] | str | None,  # (low, high) or its string; None / [1, 1] = off
                  independent_xy: bool = True,          # draw sy independently of sx
                  drop_skin: bool = False,              # relabel skin as background in the parsing condition
                  seed: int | None = None):             # seed of the generator used when __call__ gets no rng
-        self.scale_range, self.independent_xy, self.drop_skin = validate_scale_range(scale_range), independent_xy, drop_skin
+        self.scale_range, self.independent_xy, self.drop_skin = parse_scale_range(scale_range), independent_xy, drop_skin
         self.rng = np.random.default_rng(seed)
-    def __call__(self, sample: Mapping[str, Any],      # frame sample (rgb, parsing, landmarks)
+    def draw(self, rng: np.random.Generator | int | None = None  # overrides the transform's own generator
+            ) -> tuple[float, float]:                           # (sx, sy)
+        "Draw one pair of scale factors."
+        return sample_scale(self.rng if rng is None else _rng(rng), self.scale_range, self.independent_xy)
+    def __call__(self, sample: Mapping[str, Any],      # a frame (parsing H x W, ...) or a clip (parsing T x H x W, ...)
                  rng: np.random.Generator | int | None = None  # overrides the transform's own generator
                 ) -> dict:                              # the driving condition (see `scale_sample`)
-        "Return the scaled driving condition of `sample`."
-        sx, sy = sample_scale(self.rng if rng is None else _rng(rng), self.scale_range, self.independent_xy)
-        return scale_sample(sample, sx, sy, drop_skin_class=self.drop_skin)
+        "Return the scaled driving condition of `sample`; a clip gets one transform about its first frame's face centre."
+        sx, sy = self.draw(rng)
+        p = sample.get("parsing")
+        if p is None or p.ndim == 2: return scale_sample(sample, sx, sy, drop_skin_class=self.drop_skin)
+        center = face_center(p[0])                       # a clip: the same scaling for every frame
+        keys = [k for k in MOTION_KINDS if k in sample]   # a motion kind names its entry of a sample
+        frames = [scale_sample({k: sample[k][t] for k in keys}, sx, sy, center, self.drop_skin) for t in range(len(p))]
+        stack = lambda xs: torch.stack(xs) if isinstance(xs[0], torch.Tensor) else np.stack(xs)
+        return {"scale": frames[0]["scale"], "center": frames[0]["center"],
+                **{k: stack([f[k] for f in frames]) for k in keys}}
     def __repr__(self):
         return f"RandomScaling(scale_range={self.scale_range}, independent_xy={self.independent_xy}, drop_skin={self.drop_skin})"

@@ -25,137 +25,24 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .core import (LABEL, NUM_CLASSES, atomic_write, autocast_dtype, colorize_parsing, from_pm1,
-                                 load_json, save_json, tensor_to_img, to_pm1, write_results)
-from .diffusion import (add_noise, cfg_denoiser, make_scheduler, sample, sample_timesteps,
-                                      sampler_from, training_target, weighted_mse, PREDICTION_TYPES,
-                                      auto_prediction_type, model_sampler)
-from .motion import MOTION_KINDS, build_condition, check_kind, condition_channels
-from .scaling import DEFAULT_SCALE_RANGE, face_center, sample_scale, scale_sample, validate_scale_range
+from accelerate import Accelerator
+from diffusers.optimization import get_scheduler
+
+from .checkpoint import (CKPT_DIR, checkpoint_state, init_weights, latest_checkpoint, load_training_state,
+                                       read_model_config, save_checkpoint)
+from .config import TrainConfig
+from .core import (LABEL, atomic_write, autocast_dtype, colorize_parsing, from_pm1, save_json,
+                                 tensor_to_img, to_pm1, write_results)
+from .dataset import ClipDataset, FrameDataset
+from .diffusion import (add_noise, cfg_denoiser, make_scheduler, model_sampler, sample, sample_timesteps,
+                                      training_target, weighted_mse)
+from .model import VividPortraitsModel
+from .motion import build_condition, check_kind
+from .scaling import RandomScaling
+from . import synth
 
 # %% auto #0
-__all__ = ['MIXED_PRECISION', 'CKPT_DIR', 'LOG_FIELDS', 'TrainConfig', 'model_config', 'TrainingSamples', 'StepBatchSampler',
-           'latest_checkpoint', 'save_checkpoint', 'load_training_state', 'generate', 'condition_image', 'sample_grid',
-           'save_png', 'train', 'load_checkpoint']
-
-# %% ../nbs/11_train.ipynb #c43d9e55
-MIXED_PRECISION = ("auto", "no", "bf16", "fp16")
-CKPT_DIR = "checkpoints"
-
-def _latest_in(out: Path) -> Path | None:
-    "The newest complete `out/checkpoints/step-N` folder (one with its state.json), or None."
-    d = out/CKPT_DIR
-    if not d.is_dir(): return None
-    steps = sorted((p for p in d.iterdir() if p.is_dir() and p.name.startswith("step-") and (p/"state.json").exists()),
-                   key=lambda p: int(p.name[5:]))
-    return steps[-1] if steps else None
-
-@dataclass
-class TrainConfig:
-    "Everything a training run depends on; `train(cfg)` reads nothing else."
-    preset: str = "tiny"                    # model preset (model.get_preset): "tiny", "small", "sd15"
-    model_overrides: dict = field(default_factory=dict)  # extra ModelConfig fields, e.g. {"pretrained_path": "..."}
-    data: str | None = None                 # dataset folder (dataset format v1); None = SynthPortraits rendered on the fly
-    split: str = "train"                    # split of the dataset folder to train on
-    synth_identities: int = 64              # data=None: number of synthetic training identities
-    out: str = "runs/train"                 # output folder: checkpoints/, samples/, log.csv, results.json
-    stage: int = 1                          # 1 = frames (all but temporal layers), 2 = clips (temporal layers only)
-    init_from: str | None = None            # checkpoint (or run folder) to start from; stage 2 needs the stage-1 one
-    clip_len: int = 8                       # stage 2: frames per training clip F
-    steps: int = 1000                       # optimiser steps to reach (a resumed run continues to this count)
-    batch_size: int = 8                     # samples (stage 1 frames, stage 2 clips) per step per process
-    grad_accum: int = 1                     # micro-batches accumulated per optimiser step
-    lr: float = 1e-3                        # AdamW learning rate after warm-up (from scratch; ~1e-5 to fine-tune SD-1.5)
-    weight_decay: float = 0.0               # AdamW weight decay
-    warmup_steps: int = 50                  # linear learning-rate warm-up (optimiser steps)
-    max_grad_norm: float = 1.0              # gradient clipping (0 = off)
-    motion: str = "parsing"                 # motion representation: "parsing", "landmarks" or "rgb"
-    scale_range: tuple | None = DEFAULT_SCALE_RANGE  # random scaling of the driving condition (low, high); None = off
-    independent_xy: bool = True             # draw the x and y scale factors independently
-    drop_skin: bool = False                 # remove the face-skin class (landmarks: the jaw line) from the condition
-    fgbg: bool = True                       # reference foreground to the ReferenceNet, background + mask to the denoiser
-    prediction_type: str = "auto"           # "auto" (see above: x0 for pixel space, epsilon for VAE latents), "sample"
-                                            # (x0), "epsilon" or "v_prediction"
-    snr_gamma: float | None = None          # Min-SNR-gamma loss weighting (Hang et al. 2023), e.g. 5; None = plain MSE
-    cfg_drop_prob: float = 0.1              # probability of dropping the reference (classifier-free guidance)
-    seed: int = 0                           # seed of initialisation, data order, augmentation and noise
-    mixed_precision: str = "auto"           # "auto" (bf16/fp16 on CUDA, fp32 on CPU), "no", "bf16", "fp16"
-    ema: bool = True                        # keep an exponential moving average of the weights (used for samples)
-    ema_decay: float = 0.999                # EMA decay (warmed up as min(decay, (1 + n) / (10 + n)))
-    ckpt_every: int = 250                   # checkpoint period in optimiser steps (a final one is always written)
-    keep_checkpoints: int = 2               # how many recent checkpoints to keep
-    sample_every: int = 250                 # sample-grid period in steps (0 = only at the end, -1 = never)
-    sample_steps: int = 20                  # sampler steps of the sample grids
-    sampler: str = "ddim"                   # sampler of the sample grids (diffusion.SCHEDULERS)
-    guidance: float = 1.0                   # classifier-free guidance of the sample grids (1 = off)
-    num_preview: int = 4                    # rows of the sample grids
-    log_every: int = 10                     # CSV / TensorBoard logging period in steps
-    num_workers: int = 0                    # DataLoader worker processes
-    max_minutes: float | None = None        # stop (with a checkpoint) after this much wall-clock time; None = no limit
-    progress: bool = True                   # show a tqdm progress bar
-    tensorboard: bool = True                # also log to TensorBoard when it is installed
-
-    def validate(self) -> "TrainConfig":
-        "Check every field; return self (with scale_range normalised to a tuple or None)."
-        check_kind(self.motion)
-        self.scale_range = validate_scale_range(self.scale_range)
-        condition_channels(self.motion, self.drop_skin)  # rejects drop_skin with motion="rgb"
-        if self.stage not in (1, 2): raise ValueError(f"stage: expected 1 (frames) or 2 (clips), got {self.stage!r}")
-        if self.mixed_precision not in MIXED_PRECISION:
-            raise ValueError(f"mixed_precision: expected one of {MIXED_PRECISION}, got {self.mixed_precision!r}")
-        if self.prediction_type not in ("auto",) + PREDICTION_TYPES:
-            raise ValueError(f"prediction_type: expected 'auto' or one of {PREDICTION_TYPES}, got {self.prediction_type!r}")
-        for k in ("steps", "batch_size", "grad_accum", "ckpt_every", "keep_checkpoints", "sample_steps", "log_every",
-                  "clip_len", "num_preview", "synth_identities"):
-            v = getattr(self, k)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{k}: expected a positive int, got {v!r}")
-        for k in ("warmup_steps", "num_workers"):
-            v = getattr(self, k)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
-                raise ValueError(f"{k}: expected an int >= 0, got {v!r}")
-        if not 0 <= self.cfg_drop_prob < 1: raise ValueError(f"cfg_drop_prob: expected 0 <= p < 1, got {self.cfg_drop_prob!r}")
-        if self.snr_gamma is not None and not (isinstance(self.snr_gamma, (int, float)) and math.isfinite(self.snr_gamma)
-                                               and self.snr_gamma > 0):
-            raise ValueError(f"snr_gamma: expected a positive finite number or None, got {self.snr_gamma!r}")
-        if not 0 < self.ema_decay < 1: raise ValueError(f"ema_decay: expected 0 < decay < 1, got {self.ema_decay!r}")
-        if not self.lr > 0: raise ValueError(f"lr: expected > 0, got {self.lr!r}")
-        if self.max_minutes is not None and not self.max_minutes > 0:
-            raise ValueError(f"max_minutes: expected > 0 or None, got {self.max_minutes!r}")
-        if self.stage == 2 and self.init_from is None and not _latest_in(Path(self.out)):
-            raise ValueError("init_from: stage 2 trains temporal layers on top of a stage-1 model; pass the stage-1 "
-                             "checkpoint or run folder")
-        if not isinstance(self.model_overrides, Mapping):
-            raise ValueError(f"model_overrides: expected a dict of ModelConfig fields, got {self.model_overrides!r}")
-        return self
-
-    def to_dict(self) -> dict:
-        "JSON-ready dict."
-        d = asdict(self); d["scale_range"] = list(self.scale_range) if self.scale_range else None
-        return d
-
-    @classmethod
-    def from_dict(cls, d: Mapping) -> "TrainConfig":
-        "Rebuild from `to_dict` output (unknown keys are an error listing the valid ones)."
-        names = {f.name for f in dataclasses.fields(cls)}
-        bad = sorted(set(d) - names)
-        if bad: raise ValueError(f"TrainConfig: unknown field(s) {bad}; valid: {sorted(names)}")
-        d = dict(d)
-        if d.get("scale_range") is not None: d["scale_range"] = tuple(d["scale_range"])
-        return cls(**d)
-
-# %% ../nbs/11_train.ipynb #35a07848
-def model_config(cfg: TrainConfig):
-    "The `model.ModelConfig` a training config builds."
-    from vividportraits.model import get_preset
-    over = dict(motion=cfg.motion, drop_skin=cfg.drop_skin, fgbg=cfg.fgbg, temporal=cfg.stage == 2)
-    over.update(cfg.model_overrides)
-    return get_preset(cfg.preset, **over)
-
-def _model_config_from_dict(d: Mapping):
-    from vividportraits.model import ModelConfig
-    names = {f.name for f in dataclasses.fields(ModelConfig)}
-    return ModelConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in names}).validate()
+__all__ = ['LOG_FIELDS', 'TrainingSamples', 'StepBatchSampler', 'generate', 'condition_image', 'sample_grid', 'save_png', 'train']
 
 # %% ../nbs/11_train.ipynb #9b166fdf
 def _resize_frames(s: dict, size: int, prefix: str = "") -> dict:
@@ -178,7 +65,7 @@ def _resize_frames(s: dict, size: int, prefix: str = "") -> dict:
     return out
 
 class TrainingSamples(torch.utils.data.Dataset):
-    "A frame or clip dataset plus driving conditions (random scaling, skin removal, `motion.build_condition`)."
+    "A frame or clip dataset plus driving conditions: `scaling.RandomScaling`, then `motion.build_condition` (skin removal)."
     def __init__(self,
                  base: torch.utils.data.Dataset,          # FrameDataset-like (frames) or ClipDataset-like (clips)
                  motion: str,                             # motion representation
@@ -188,27 +75,22 @@ class TrainingSamples(torch.utils.data.Dataset):
                  drop_skin: bool = False,                 # skin-free condition
                  clips: bool = False):                    # True: items are clips (stage 2)
         self.base, self.motion, self.size, self.clips = base, check_kind(motion), int(size), clips
-        self.scale_range, self.independent_xy, self.drop_skin = validate_scale_range(scale_range), independent_xy, drop_skin
+        self.scaling, self.drop_skin = RandomScaling(scale_range, independent_xy), drop_skin
+        # `build_condition` removes skin (parsing: merged into background; landmarks: no jaw line)
 
     def __len__(self): return len(self.base)
-
-    def _cond(self, s: Mapping, sx: float, sy: float, center) -> torch.Tensor:
-        key = self.motion
-        drive = scale_sample({"parsing": s["parsing"], key: s[key]}, sx, sy, center=center)
-        return build_condition(self.motion, drive, self.size, drop_skin=self.drop_skin)
 
     def __getitem__(self, key) -> dict:
         i, aug = key if isinstance(key, tuple) else (key, 0)
         rng = np.random.default_rng([int(aug) & 0xFFFFFFFF, int(aug) >> 32])
-        sx, sy = sample_scale(rng, self.scale_range, self.independent_xy)
         s = _resize_frames(self.base[int(i)], self.size)
+        if not self.clips: s = _resize_frames(s, self.size, "ref_")
+        drive = self.scaling({k: s[k] for k in dict.fromkeys(("parsing", self.motion))}, rng=rng)  # a clip: one draw
+        build = lambda d: build_condition(self.motion, d, self.size, drop_skin=self.drop_skin)
         if not self.clips:
-            s = _resize_frames(s, self.size, "ref_")
-            cond = self._cond(s, sx, sy, face_center(s["parsing"]))
-            return {"rgb": s["rgb"], "cond": cond, "ref_rgb": s["ref_rgb"], "ref_mask": s["ref_mask"]}
+            return {"rgb": s["rgb"], "cond": build(drive), "ref_rgb": s["ref_rgb"], "ref_mask": s["ref_mask"]}
         T = s["rgb"].shape[0]
-        center = face_center(s["parsing"][0])                   # one transform for the whole clip
-        cond = torch.stack([self._cond({k: s[k][f] for k in ("parsing", self.motion)}, sx, sy, center) for f in range(T)])
+        cond = torch.stack([build({k: drive[k][f] for k in dict.fromkeys(("parsing", self.motion))}) for f in range(T)])
         r = int(rng.integers(T))
         return {"rgb": s["rgb"], "cond": cond, "ref_rgb": s["rgb"][r], "ref_mask": s["mask"][r]}
 
@@ -225,73 +107,6 @@ class StepBatchSampler(torch.utils.data.Sampler):
             augs = g.integers(0, 2**62, size=self.batch_size)
             yield [(int(i), int(a)) for i, a in zip(idx, augs)]
 
-# %% ../nbs/11_train.ipynb #ab59390e
-def latest_checkpoint(path: str | os.PathLike  # a run folder (with checkpoints/) or a checkpoint folder
-                     ) -> Path | None:         # the newest complete checkpoint folder, None if there is none
-    "Resolve a run folder or checkpoint folder to a complete checkpoint folder."
-    p = Path(path)
-    if (p/"state.json").exists() and (p/"model.safetensors").exists(): return p
-    return _latest_in(p)
-
-def _fsync_tree(d: Path):
-    for f in d.iterdir():
-        with open(f, "rb") as h: os.fsync(h.fileno())
-
-def save_checkpoint(out: str | os.PathLike,        # run folder
-                    step: int,                     # optimiser steps done
-                    model: nn.Module,              # the (unwrapped) model
-                    optimizer: torch.optim.Optimizer | None = None,
-                    lr_scheduler=None,             # a torch LR scheduler
-                    ema: nn.Module | None = None,  # the EMA copy of the model
-                    state: Mapping | None = None,  # extra JSON state (configs, history)
-                    keep: int = 2                  # checkpoints to keep (older ones are deleted)
-                   ) -> Path:                      # the checkpoint folder
-    "Write a checkpoint folder atomically (temporary folder + rename) and prune old ones."
-    from safetensors.torch import save_file, save_model
-    ck = Path(out)/CKPT_DIR; ck.mkdir(parents=True, exist_ok=True)
-    final = ck/f"step-{step:08d}"
-    if (final/"state.json").exists(): return final
-    tmp = ck/f".tmp-step-{step:08d}-{os.getpid()}"
-    if tmp.exists(): shutil.rmtree(tmp)
-    tmp.mkdir()
-    save_model(model, str(tmp/"model.safetensors"), metadata={"step": str(step)})
-    if ema is not None: save_model(ema, str(tmp/"ema.safetensors"), metadata={"step": str(step)})
-    if optimizer is not None: torch.save(optimizer.state_dict(), tmp/"optimizer.pt")
-    if lr_scheduler is not None: torch.save(lr_scheduler.state_dict(), tmp/"lr_scheduler.pt")
-    rng = {"torch_cpu": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        for i, s in enumerate(torch.cuda.get_rng_state_all()): rng[f"cuda_{i}"] = s
-    save_file(rng, str(tmp/"rng.safetensors"))
-    save_json({"step": int(step), **dict(state or {})}, tmp/"state.json")
-    _fsync_tree(tmp)
-    os.replace(tmp, final)
-    old = sorted((p for p in ck.iterdir() if p.is_dir() and p.name.startswith("step-")), key=lambda p: int(p.name[5:]))
-    for p in old[:-keep]: shutil.rmtree(p, ignore_errors=True)
-    return final
-
-def load_training_state(ckpt: str | os.PathLike,    # checkpoint folder
-                        model: nn.Module,           # model to load into (strict)
-                        optimizer=None, lr_scheduler=None, ema: nn.Module | None = None,
-                        device: str | torch.device = "cpu"
-                       ) -> dict:                   # the checkpoint's state.json
-    "Restore model / optimiser / LR scheduler / EMA / RNG state from a checkpoint folder (no arbitrary unpickling)."
-    from safetensors.torch import load_file, load_model
-    ckpt = Path(ckpt)
-    load_model(model, ckpt/"model.safetensors", strict=True, device=str(device))
-    if ema is not None:
-        load_model(ema, ckpt/("ema.safetensors" if (ckpt/"ema.safetensors").exists() else "model.safetensors"),
-                   strict=True, device=str(device))
-    if optimizer is not None and (ckpt/"optimizer.pt").exists():
-        optimizer.load_state_dict(torch.load(ckpt/"optimizer.pt", map_location=device, weights_only=True))
-    if lr_scheduler is not None and (ckpt/"lr_scheduler.pt").exists():
-        lr_scheduler.load_state_dict(torch.load(ckpt/"lr_scheduler.pt", weights_only=True))
-    rng = load_file(ckpt/"rng.safetensors")
-    torch.set_rng_state(rng["torch_cpu"])
-    if torch.cuda.is_available():
-        cuda = [rng[k] for k in sorted(rng) if k.startswith("cuda_")]
-        if len(cuda) == torch.cuda.device_count(): torch.cuda.set_rng_state_all(cuda)
-    return load_json(ckpt/"state.json")
-
 # %% ../nbs/11_train.ipynb #7f7ceb07
 @torch.no_grad()
 def generate(model: nn.Module,                      # a VividPortraitsModel
@@ -300,16 +115,16 @@ def generate(model: nn.Module,                      # a VividPortraitsModel
              ref_mask: torch.Tensor | None = None,  # B x 1 x S x S person masks (fgbg)
              num_frames: int = 1,                   # F frames per reference
              steps: int = 20,                       # sampler steps
-             sampler: str = "ddim",                 # diffusion.SCHEDULERS name
+             sampler: str = "ddim",                 # one of config.SAMPLERS
              guidance: float = 1.0,                 # classifier-free guidance on the reference (1 = off)
-             prediction_type: str = "auto",         # what the model predicts ("auto": diffusion.auto_prediction_type)
+             prediction_type: str | None = None,    # what the model predicts; None: its config's (`ModelConfig.prediction_type`)
              seed: int = 0,                         # noise seed
              progress: bool = False) -> torch.Tensor:  # (B F) x 3 x S x S in [0, 1]
     "Sample frames for motion conditions and references."
     p = next(model.parameters()); dev = p.device
     cond, ref_rgb = cond.to(dev), ref_rgb.to(dev)
     ref = model.reference(to_pm1(ref_rgb), None if ref_mask is None or not model.config.fgbg else ref_mask.to(dev))
-    sched = model_sampler(sampler, prediction_type, model.config.latent)
+    sched = model_sampler(sampler, prediction_type or model.config.prediction_type, model.config.latent)
     shape = (cond.shape[0], *model.latent_shape(cond.shape[-1]))
     g = torch.Generator().manual_seed(seed)
     x_T = torch.randn(shape, generator=g).to(dev)
@@ -355,11 +170,9 @@ class _TrainForward(nn.Module):
 
 def _make_dataset(cfg: TrainConfig, size: int):
     "The base dataset: a dataset folder, or SynthPortraits (frames rendered on the fly; clips written once under `out`)."
-    from vividportraits.dataset import ClipDataset, FrameDataset
     if cfg.data is not None:
         if cfg.stage == 1: return FrameDataset(cfg.data, split=cfg.split, seed=cfg.seed)
         return ClipDataset(cfg.data, split=cfg.split, clip_len=cfg.clip_len, stride=max(1, cfg.clip_len // 2))
-    from vividportraits import synth
     if cfg.stage == 1:
         return synth.SynthDataset(identities=cfg.synth_identities, split="train", size=size, length=1_000_000, seed=cfg.seed)
     root = synth.generate_dataset(Path(cfg.out)/"synth_clips", identities=cfg.synth_identities, clips_per_identity=2,
@@ -387,21 +200,20 @@ LOG_FIELDS = ("step", "loss", "lr", "grad_norm", "steps_per_s", "samples_per_s",
 def train(cfg: TrainConfig  # the run's configuration
          ) -> Path:         # the final checkpoint folder
     "Train (or resume) a VividPortraits model as configured; return the last checkpoint folder."
-    from accelerate import Accelerator
-    from diffusers.optimization import get_scheduler
-    from vividportraits.model import VividPortraitsModel
     cfg = TrainConfig.from_dict(cfg.to_dict()).validate() if isinstance(cfg, TrainConfig) else TrainConfig.from_dict(cfg).validate()
+    if cfg.stage == 2 and cfg.init_from is None and latest_checkpoint(cfg.out) is None:
+        raise ValueError("init_from: stage 2 trains temporal layers on top of a stage-1 model; pass the stage-1 "
+                         "checkpoint or run folder")
     out = Path(cfg.out); out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
     acc = Accelerator(gradient_accumulation_steps=cfg.grad_accum,
                       mixed_precision=_mixed_precision(cfg, "cuda" if torch.cuda.is_available() else "cpu"))
     dev, main = acc.device, acc.is_main_process
     torch.manual_seed(cfg.seed)
-    mcfg = model_config(cfg)
+    mcfg = cfg.model_config()          # prediction_type "auto" is resolved here and recorded with the model config
     init_src = latest_checkpoint(cfg.init_from) if cfg.init_from is not None else None
-    if cfg.prediction_type == "auto":   # resolved once and recorded; a run started from another keeps its prediction type
-        prev = load_json(init_src/"state.json").get("train_config", {}).get("prediction_type") if init_src else None
-        cfg.prediction_type = prev if prev in PREDICTION_TYPES else auto_prediction_type(mcfg.latent)
+    if init_src is not None and "prediction_type" not in cfg.model_overrides:  # a run started from another keeps its
+        mcfg = dataclasses.replace(mcfg, prediction_type=read_model_config(checkpoint_state(init_src)).prediction_type)
     model = VividPortraitsModel(mcfg).to(dev)
     resume = latest_checkpoint(out)
     if main and (out/CKPT_DIR).exists():
@@ -409,11 +221,7 @@ def train(cfg: TrainConfig  # the run's configuration
     if resume is None and cfg.init_from is not None:             # start from another run's weights (stage 1 -> 2)
         src = init_src
         if src is None: raise FileNotFoundError(f"init_from: no checkpoint in {cfg.init_from}")
-        from safetensors.torch import load_model
-        f = src/("ema.safetensors" if (src/"ema.safetensors").exists() else "model.safetensors")
-        missing, unexpected = load_model(model, f, strict=False, device=str(dev))
-        bad = [k for k in missing if not k.startswith("temporal.")] + list(unexpected)
-        if bad: raise ValueError(f"init_from: {f} does not fit the model (e.g. {bad[:5]}); same preset and knobs?")
+        init_weights(model, src, dev)
     if cfg.stage == 2:
         model.requires_grad_(False)
         for p in model.temporal_parameters(): p.requires_grad_(True)
@@ -430,7 +238,7 @@ def train(cfg: TrainConfig  # the run's configuration
     step, history = 0, {"resumed_from": []}
     if resume is not None:
         st = load_training_state(resume, model, opt, lr_sched, ema, device=dev)
-        if st.get("model_config") != json.loads(json.dumps(asdict(mcfg))):
+        if read_model_config(st) != mcfg:
             raise ValueError(f"resume: the checkpoint {resume} was trained with another model configuration; "
                              f"use a new `out` folder or the same preset/knobs")
         step = int(st["step"]); history["resumed_from"] = list(st.get("resumed_from", [])) + [step]
@@ -438,7 +246,7 @@ def train(cfg: TrainConfig  # the run's configuration
     state = lambda: {"train_config": cfg.to_dict(), "model_config": asdict(mcfg), **history}
     if main: save_json(cfg.to_dict(), out/"train_config.json")
 
-    sched = make_scheduler("ddpm", cfg.prediction_type)
+    sched = make_scheduler("ddpm", mcfg.prediction_type)
     base = _make_dataset(cfg, mcfg.image_size)
     samples = TrainingSamples(base, cfg.motion, mcfg.image_size, cfg.scale_range, cfg.independent_xy,
                               cfg.drop_skin, clips=cfg.stage == 2)
@@ -474,7 +282,7 @@ def train(cfg: TrainConfig  # the run's configuration
             b = {k: (v[:, 0] if k in ("rgb", "cond") else v) for k, v in b.items()}
         was = m.training; m.eval()
         grid = sample_grid(m, b, cfg.motion, cfg.drop_skin, steps=cfg.sample_steps, sampler=cfg.sampler,
-                           guidance=cfg.guidance, prediction_type=cfg.prediction_type, seed=cfg.seed)
+                           guidance=cfg.guidance, seed=cfg.seed)
         m.train(was)
         save_png(grid, out/"samples"/f"{tag}.png")
 
@@ -502,7 +310,7 @@ def train(cfg: TrainConfig  # the run's configuration
         with torch.no_grad(): z0 = unwrapped.to_latent(to_pm1(rgb)).float()
         noise = torch.randn(z0.shape, generator=g).to(dev)
         t = sample_timesteps(sched, z0.shape[0] // nf, generator=g).repeat_interleave(nf).to(dev)
-        drop = (torch.rand(ref_rgb.shape[0], generator=g) < cfg.cfg_drop_prob).to(dev)
+        drop = (torch.rand(ref_rgb.shape[0], generator=g) < cfg.ref_drop_prob).to(dev)
         z_t = add_noise(sched, z0, noise, t)
         target = training_target(sched, z0, noise, t)
         with acc.accumulate(fwd):
@@ -553,21 +361,3 @@ def train(cfg: TrainConfig  # the run's configuration
                       stopped_early=stopped, checkpoint=str(final), model_config=asdict(mcfg), **history)
     acc.wait_for_everyone()
     return final
-
-# %% ../nbs/11_train.ipynb #ff0fc121
-def load_checkpoint(path: str | os.PathLike,            # a checkpoint folder or a run folder (its newest checkpoint)
-                    use_ema: bool = True,               # load the EMA weights when the checkpoint has them
-                    device: str | torch.device = "cpu"  # where to put the model
-                   ) -> tuple[nn.Module, TrainConfig]:  # (model in eval mode, its training config)
-    "Rebuild a trained `VividPortraitsModel` and its `TrainConfig` from safetensors + JSON (nothing unpickled)."
-    from safetensors.torch import load_model
-    from vividportraits.model import VividPortraitsModel
-    ck = latest_checkpoint(path)
-    if ck is None: raise FileNotFoundError(f"{path}: no checkpoint folder (expected state.json + model.safetensors, "
-                                           f"or a run folder with {CKPT_DIR}/step-N/)")
-    st = load_json(ck/"state.json")
-    cfg = TrainConfig.from_dict(st["train_config"])
-    model = VividPortraitsModel(_model_config_from_dict(st["model_config"]))
-    f = ck/"ema.safetensors" if use_ema and (ck/"ema.safetensors").exists() else ck/"model.safetensors"
-    load_model(model, f, strict=True, device=str(device))
-    return model.to(device).eval(), cfg
