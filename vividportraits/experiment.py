@@ -282,7 +282,8 @@ def evaluate_variant(cfg: RunConfig, ckpt: str | os.PathLike, data_root: str | o
     backend = "synth" if synth_data else "real"
     if synth_data:
         from vividportraits.synth import renderer_version
-        evaluator = M.load_synth_evaluator(device=device, renderer_version=renderer_version())
+        from vividportraits.evaluators import load_synth_evaluator
+        evaluator = load_synth_evaluator(device=device, renderer_version=renderer_version())
     else: evaluator = None
     rows, samples = [], []
     for i, p in enumerate(_eval_pairs(data_root, e)):
