@@ -651,7 +651,7 @@ def evaluate_videos(pred: str | os.PathLike,               # the output video / 
                     boundaries: Sequence[int] = (),        # window-start frame indices (temporal seams)
                     out: str | os.PathLike | None = None,  # write the result here as JSON (NaN/inf as null)
                     max_frames: int | None = None,         # evaluate only the first frames (None: all)
-                    chunk: int = 32,                       # frames read and scored at a time (bounds memory)
+                    chunk: int = 8,                        # frames read and scored at a time (peak memory grows with it)
                     **kwargs                               # passed on to `evaluate` (lpips_net, arcface_model, landmarker, evaluator)
                    ) -> dict:
     "Evaluate files, streaming them chunk by chunk through `evaluate`'s accumulator; return (and optionally save) the metrics."
