@@ -12,6 +12,7 @@ import skimage.transform
 import torch
 
 from vividportraits import metrics as M
+from vividportraits.evaluators import load_synth_evaluator
 
 
 def frames(size: int, n: int, seed: int = 0) -> torch.Tensor:
@@ -36,7 +37,7 @@ def main():
     torch.set_num_threads(args.threads)
     print(f"torch threads {torch.get_num_threads()}, frames per call {args.frames}, load average before {os.getloadavg()}")
     ev = None
-    try: ev = M.load_synth_evaluator()
+    try: ev = load_synth_evaluator()
     except FileNotFoundError as e: print("synth evaluator: skipped,", e)
     real_ok = True
     try: did, lex = M.dlib_identity(), M.landmark_expression()

@@ -58,7 +58,8 @@ def main(argv=None) -> int:
     if a.threads: torch.set_num_threads(a.threads)
     from vividportraits.core import hardware
     from vividportraits.long_video import animate
-    from vividportraits.metrics import evaluate, load_synth_evaluator
+    from vividportraits.metrics import evaluate
+    from vividportraits.evaluators import load_synth_evaluator
     from vividportraits.synth import renderer_version
     from vividportraits.checkpoint import load_checkpoint
     from vividportraits.train import save_png

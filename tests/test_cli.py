@@ -81,7 +81,7 @@ def test_grid_resumes_and_shares_training(tmp_path):
 def test_train_expression_reader(tmp_path):
     "`train-evaluators --part expression` writes synth_expression.* with the face-window design; loaded beside an evaluator."
     import shutil
-    from vividportraits import metrics as M
+    from vividportraits import evaluators as M
     r = vp("train-evaluators", "--part", "expression", "--identities", 12, "--frames", 4, "--steps", 2, "--batch-size", 4,
            "--device", "cpu", "--out", tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]

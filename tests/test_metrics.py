@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from vividportraits import evaluators as EV
 from vividportraits import metrics as M
 
 
@@ -20,14 +21,24 @@ def _run(code: str, env_extra: dict | None = None, timeout: int = 300):
 
 
 def test_import_boundary():
-    "metrics imports only core from the kit (never synth, model, ...)."
+    "metrics imports only core and parsing from the kit; evaluators adds only metrics (never synth, model, ...)."
     r = _run("""
         import sys, vividportraits.metrics
         print(sorted(m for m in sys.modules if m.startswith('vividportraits.')))
+        import vividportraits.evaluators
+        print(sorted(m for m in sys.modules if m.startswith('vividportraits.')))
     """)
     assert r.returncode == 0, r.stderr[-2000:]
-    mods = eval(r.stdout.strip().splitlines()[-1])
-    assert set(mods) <= {"vividportraits.core", "vividportraits.metrics"}, mods
+    mods, mods_ev = (set(eval(l)) for l in r.stdout.strip().splitlines()[-2:])
+    assert mods == {"vividportraits.core", "vividportraits.parsing", "vividportraits.metrics"}, mods
+    assert mods_ev == mods | {"vividportraits.evaluators"}, mods_ev
+
+
+def test_one_no_face_error():
+    "One NoFaceError: the class metrics raises is parsing's, so catching either catches both."
+    from vividportraits import parsing
+    assert M.NoFaceError is parsing.NoFaceError
+    assert not hasattr(M, "MediaPipeLandmarks") and not hasattr(M, "FanLandmarks")
 
 
 def test_lpips_offline_no_download(tmp_path):
@@ -98,8 +109,8 @@ def test_missing_user_weights_name_the_file(tmp_path):
         M.ArcFaceIdentity(tmp_path / "w600k_r50.onnx")
     hub = tmp_path / "hub"
     r = _run("""
-        from vividportraits.metrics import FanLandmarks
-        try: FanLandmarks("cpu")
+        from vividportraits.metrics import LandmarkExpression
+        try: LandmarkExpression("fan", "cpu")
         except FileNotFoundError as e: print("ERR", e)
     """, {"TORCH_HOME": str(hub)})
     assert r.returncode == 0 and "ERR" in r.stdout and "2DFAN4" in r.stdout and "s3fd" in r.stdout, r.stdout + r.stderr[-2000:]
@@ -116,9 +127,9 @@ def test_cpu_gpu_agree():
 def test_shipped_synth_evaluator():
     "The evaluator shipped in the package loads, is small, carries its accuracy table, and scores identical clips 1."
     from pathlib import Path
-    p = M.SHIPPED_WEIGHTS_DIR / f"{M.EVALUATOR_NAME}.safetensors"
+    p = EV.SHIPPED_WEIGHTS_DIR / f"{EV.EVALUATOR_NAME}.safetensors"
     assert p.is_file() and p.stat().st_size < 2_000_000
-    ev = M.load_synth_evaluator(p)
+    ev = EV.load_synth_evaluator(p)
     cfg = ev.config
     assert set(cfg["heldout_r2"]) == {"identity", "expression"} and cfg["heldout_identity_cosine"]["auc"] > 0.99
     assert len(cfg["expression_factors"]) == len(cfg["expression_chance_l1"]) and ev.expression_factors_used
@@ -127,10 +138,53 @@ def test_shipped_synth_evaluator():
     assert abs(r["expr_sim"] - 1) < 1e-9 and r["expr_corr"] > 0.999 and r["ssim"] > 0.999
     assert r["id_backend"] == "synth" and -1 <= r["id_sim"] <= 1
     # the dedicated expression reader ships beside it and is the one that reads expressions
-    xp = M.SHIPPED_WEIGHTS_DIR / f"{M.EXPRESSION_READER_NAME}.safetensors"
+    xp = EV.SHIPPED_WEIGHTS_DIR / f"{EV.EXPRESSION_READER_NAME}.safetensors"
     assert xp.is_file() and xp.stat().st_size < 4_000_000 and ev.expression_model is not None
     xc = ev.expression_config
-    assert xc["part"] == "expression" and list(xc["architecture"]["crop"]) == list(M.EXPRESSION_READER["crop"])
+    assert xc["part"] == "expression" and list(xc["architecture"]["crop"]) == list(EV.EXPRESSION_READER["crop"])
     assert set(xc["heldout_r2"]) == {"expression"} and xc["heldout_r2"]["expression"]["jaw_open"] > 0.9
     assert np.allclose(ev.predict(x)["expression"], ev.expression_model(x)["expression"].numpy(), atol=1e-5)
     assert ev.provenance()["expression_reader"]["file"] == xp.name
+
+
+def _synth_clip(n=6, size=64, seed=0):
+    from vividportraits import synth
+    rng = np.random.default_rng(seed); ids = synth.sample_identity(rng, 1); ex, po = synth.talking_trajectory(rng, n)
+    return synth.render(ids[0], ex, po, synth.sample_background(rng), size)["rgb"]
+
+
+def test_evaluate_videos_streams_rejects_sizes_writes_json(tmp_path):
+    "Chunked = whole; a 64x192 side-by-side strip is refused by target and synth checks; the JSON file is strict."
+    from vividportraits.core import write_video
+    clip = _synth_clip()
+    np.savez(tmp_path / "c.npz", rgb=clip); write_video(clip, tmp_path / "c.mp4")
+    ev = EV.load_synth_evaluator(EV.SHIPPED_WEIGHTS_DIR / f"{EV.EVALUATOR_NAME}.safetensors")
+    kw = dict(source=tmp_path / "c.npz", driver=tmp_path / "c.npz", backend="synth", evaluator=ev, boundaries=[3])
+    whole = M.evaluate_videos(tmp_path / "c.mp4", tmp_path / "c.npz", **kw)
+    parts = M.evaluate_videos(tmp_path / "c.mp4", tmp_path / "c.npz", chunk=2, out=tmp_path / "r.json", **kw)
+    for k in ("psnr", "ssim", "lpips", "temporal_err", "seam", "id_sim", "expr_sim", "expr_corr", "id_sim_driver"):
+        assert abs(whole[k] - parts[k]) < 1e-6, (k, whole[k], parts[k])
+    mem = M.evaluate(M.read_frames(tmp_path / "c.mp4"), clip, clip[:6], clip, evaluator=ev, boundaries=[3])
+    assert abs(mem["expr_sim"] - whole["expr_sim"]) < 1e-9 and abs(mem["psnr"] - whole["psnr"]) < 1e-9
+    text = (tmp_path / "r.json").read_text()
+    json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in JSON output"))
+    strip = np.concatenate([clip, clip, clip], axis=2)  # source | output | driver, 64 x 192
+    np.savez(tmp_path / "strip.npz", rgb=strip)
+    for kw2 in (dict(target=tmp_path / "c.npz"), dict(driver=tmp_path / "c.npz", backend="synth", evaluator=ev),
+                dict(source=tmp_path / "c.npz", backend="synth", evaluator=ev)):
+        with pytest.raises(ValueError, match=r"pred frames are 64x192 \(H x W\) but \w+ frames are 64x64"):
+            M.evaluate_videos(tmp_path / "strip.npz", **kw2)
+    with pytest.raises(ValueError, match="evaluator: the synth backend"):
+        M.evaluate_videos(tmp_path / "c.npz", source=tmp_path / "c.npz", backend="synth")
+
+
+def test_nan_is_null_in_json(tmp_path):
+    "A clip of one transition whose only transition is a boundary: seam_ratio NaN, PSNR inf -> null in the file."
+    clip = _synth_clip(2)
+    np.savez(tmp_path / "c.npz", rgb=clip)
+    r = M.evaluate_videos(tmp_path / "c.npz", tmp_path / "c.npz", boundaries=[1], out=tmp_path / "r.json")
+    assert np.isnan(r["seam_ratio"]) and r["psnr"] == float("inf")
+    j = json.loads((tmp_path / "r.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in JSON output"))
+    assert j["seam_ratio"] is None and j["psnr"] is None and j["frames"] == 2
+    with pytest.raises(ValueError, match="Out of range float values are not JSON compliant"):
+        json.dumps(r, allow_nan=False)  # the dict itself keeps NaN/inf: the file is what is made safe

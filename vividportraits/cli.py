@@ -94,33 +94,36 @@ def _cmd_prepare(args) -> int:
 
 def _cmd_evaluate(args) -> int:
     "Score an output video against ground truth / source / driver."
-    from vividportraits.metrics import evaluate_videos
+    from vividportraits.metrics import evaluate_videos, json_safe
     kw = {k: v for k, v in (("lpips_net", args.lpips_net), ("arcface_model", args.arcface_model),
                             ("landmarker", args.landmarker)) if v is not None}
+    if args.backend == "synth" and (args.source or args.driver):
+        from vividportraits.evaluators import load_synth_evaluator
+        kw["evaluator"] = load_synth_evaluator()
     bounds = [int(b) for b in args.boundaries.split(",") if b.strip()] if args.boundaries else ()
     res = evaluate_videos(args.pred, target=args.target, source=args.source, driver=args.driver, backend=args.backend,
                           boundaries=bounds, out=args.out, max_frames=args.max_frames, **kw)
-    print(json.dumps(res, indent=2, default=str))
+    print(json.dumps(json_safe(res), indent=2, default=str, allow_nan=False))
     return 0
 
 def _cmd_train_evaluators(args) -> int:
-    "Render SynthPortraits frames and train the `synth` identity/expression evaluators of the metrics."
+    "Render SynthPortraits frames and train the `synth` identity/expression evaluators (`vividportraits.evaluators`)."
     import shutil
     from pathlib import Path as _P
-    from vividportraits import synth, metrics
+    from vividportraits import synth, evaluators
     from vividportraits.core import cache_dir
     import time, torch
     from vividportraits.core import get_device, sha256_file
-    data = metrics.evaluator_training_data(synth, n_identities=args.identities, frames_per_identity=args.frames,
-                                           size=args.size, seed=args.data_seed)
+    data = evaluators.evaluator_training_data(synth, n_identities=args.identities, frames_per_identity=args.frames,
+                                              size=args.size, seed=args.data_seed)
     t0 = time.perf_counter()
     device = None if args.device == "auto" else args.device
-    model, cfg = metrics.train_synth_evaluators(
+    model, cfg = evaluators.train_synth_evaluators(
         data["images"], data["identity_params"], data["expression_params"], data["identity_ids"],
         identity_factors=data["identity_factors"], expression_factors=data["expression_factors"], steps=args.steps,
         batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=device,
         renderer_version=synth.renderer_version(), size=args.size, degrade=args.degrade, init_from=args.init_from,
-        **({"part": "expression", **metrics.EXPRESSION_READER} if args.part == "expression" else {"stem": args.stem}))
+        **({"part": "expression", **evaluators.EXPRESSION_READER} if args.part == "expression" else {"stem": args.stem}))
     dev = get_device(device)
     where = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"CPU, {torch.get_num_threads()} thread(s)"
     cfg["trained_on"] = f"{where}, {time.perf_counter() - t0:.0f} s of training"
@@ -128,12 +131,12 @@ def _cmd_train_evaluators(args) -> int:
                        if k not in ("func", "command")}   # file names only: no machine paths in shipped files
     if args.init_from:
         cfg["init_sha256"] = sha256_file(args.init_from)[:16]
-    path = metrics.save_synth_evaluator(model, cfg, args.out or cache_dir()/"evaluators")
+    path = evaluators.save_synth_evaluator(model, cfg, args.out or cache_dir()/"evaluators")
     print(f"evaluator: {path}")
     print(json.dumps({"heldout_r2": cfg.get("heldout_r2"), "heldout_identity_cosine": cfg.get("heldout_identity_cosine")},
                      indent=2, default=str))
     if args.ship:
-        dst = metrics.SHIPPED_WEIGHTS_DIR; dst.mkdir(parents=True, exist_ok=True)
+        dst = evaluators.SHIPPED_WEIGHTS_DIR; dst.mkdir(parents=True, exist_ok=True)
         for p in (path, path.with_suffix(".json")): shutil.copy2(p, dst/_P(p).name)
         print(f"shipped into {dst}")
     return 0
@@ -293,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--stem", type=int, default=0, help="channels of a full-resolution stem (0: none, the shipped design)")
     s.add_argument("--part", default="all", choices=["all", "expression"],
                    help="all: identity + expression evaluator; expression: the dedicated face-window expression reader "
-                        "(metrics.EXPRESSION_READER), saved as synth_expression beside the evaluator")
+                        "(evaluators.EXPRESSION_READER), saved as synth_expression beside the evaluator")
     s.add_argument("--degrade", action="store_true", help="augment with blur and noise (robust on generated frames)")
     s.add_argument("--init-from", default=None, help="an evaluator .safetensors to fine-tune (architecture kept)")
     s.add_argument("--device", default="auto", help="auto, cpu or cuda")

@@ -26,6 +26,7 @@ from .config import (BASELINE, DEFAULT_SCALE_RANGE, EXPERIMENT_PRESETS, LONG_VID
 from .core import (Timer, atomic_write, cache_dir, get_device, load_json, save_json, seed_everything,
                                  show_images, write_results, write_video)
 from .dataset import Manifest, pairs, read_clip
+from .evaluators import load_synth_evaluator
 from .train import train
 _all_ = ["RunConfig", "ExperimentPreset", "EXPERIMENT_PRESETS", "BASELINE", "variant_name", "variant_dir_name",
          "parse_scale_range"]  # defined in `config`; re-exported for `from vividportraits.experiment import *`
@@ -83,7 +84,7 @@ def evaluate_variant(cfg: RunConfig, ckpt: str | os.PathLike, data_root: str | o
     synth_data = cfg.data == "synth"
     backend = "synth" if synth_data else "real"
     if synth_data:
-        evaluator = M.load_synth_evaluator(device=device, renderer_version=synth.renderer_version())
+        evaluator = load_synth_evaluator(device=device, renderer_version=synth.renderer_version())
     else: evaluator = None
     rows, samples = [], []
     for i, p in enumerate(_eval_pairs(data_root, e)):

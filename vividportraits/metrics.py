@@ -7,34 +7,30 @@ self-/cross-reenactment protocol tables."""
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 import math
 import os
 import pickle
 import warnings
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .core import (cache_dir, fetch_asset, from_pm1, get_device, img_to_tensor, load_json, save_json,
-                                 seed_everything, sha256_file, tensor_to_img, to_pm1, atomic_write)
+from .core import atomic_write, fetch_asset, img_to_tensor, tensor_to_img, to_pm1
+from .parsing import (NoFaceError, FaceAlignmentLandmarker, MediaPipeLandmarker, MediaPipeMesh,
+                                    dlib_model_file, upscale)
 
 # %% auto #0
-__all__ = ['RANGE_TOL', 'LPIPS_ASSETS', 'ARCFACE_TEMPLATE_112', 'EXPRESSION_FEATURES', 'EXPRESSION_READER', 'EVALUATOR_NAME',
-           'EXPRESSION_READER_NAME', 'SHIPPED_WEIGHTS_DIR', 'SUMMARY_METRICS', 'VIDEO_EXTS', 'IMAGE_EXTS', 'as_frames',
-           'as_pair', 'psnr', 'ssim', 'load_numpy_pickle', 'load_lpips', 'lpips_distance', 'frame_change_error',
-           'temporal_consistency', 'NoFaceError', 'face_recognition_models_dir', 'DlibIdentity', 'dlib_identity',
-           'cosine', 'ArcFaceIdentity', 'expression_shape_points', 'normalize_landmarks', 'expression_features',
-           'procrustes_residual', 'MediaPipeLandmarks', 'FanLandmarks', 'LandmarkExpression', 'landmark_expression',
-           'SynthEvaluatorNet', 'r2_per_factor', 'gaussian_blur', 'train_synth_evaluators', 'evaluator_training_data',
-           'save_synth_evaluator', 'find_synth_evaluator', 'SynthEvaluator', 'load_synth_evaluator', 'evaluate',
-           'protocol_table', 'mean_ci95', 'summarize', 'read_frames', 'evaluate_videos']
+__all__ = ['RANGE_TOL', 'LPIPS_ASSETS', 'ARCFACE_TEMPLATE_112', 'EXPRESSION_FEATURES', 'SUMMARY_METRICS', 'VIDEO_EXTS',
+           'IMAGE_EXTS', 'as_frames', 'as_pair', 'psnr', 'ssim', 'load_numpy_pickle', 'load_lpips', 'lpips_distance',
+           'frame_change_error', 'temporal_consistency', 'DlibIdentity', 'dlib_identity', 'cosine', 'ArcFaceIdentity',
+           'expression_shape_points', 'normalize_landmarks', 'expression_features', 'procrustes_residual',
+           'LandmarkExpression', 'landmark_expression', 'Scorer', 'check_frame_size', 'evaluate', 'protocol_table',
+           'mean_ci95', 'summarize', 'iter_frames', 'read_frames', 'json_safe', 'evaluate_videos']
 
 # %% ../nbs/10_metrics.ipynb #fa8bf160
 RANGE_TOL = 1e-4
@@ -165,26 +161,26 @@ def frame_change_error(pred,           # T x 3 x H x W float in [0, 1], T >= 2
     p, t = as_pair(p, target)
     return (dp - (t[1:] - t[:-1])).abs().mean(dim=(1, 2, 3))
 
-def temporal_consistency(pred,                       # T x 3 x H x W float in [0, 1]
-                         target=None,                # T x 3 x H x W ground truth, or None
-                         boundaries: Sequence[int] = ()  # frame indices t (1..T-1) where a new window starts
-                        ) -> dict:
-    "Flicker (`temporal_err`) over all transitions, at window boundaries and in the interior, and their ratio."
-    e = frame_change_error(pred, target).cpu().double().numpy()
+def _temporal_summary(e: np.ndarray, boundaries: Sequence[int], with_target: bool) -> dict:
+    "`temporal_consistency`'s numbers from the T-1 transition errors `e` (float64)."
     T = len(e) + 1
     b = sorted({int(i) for i in boundaries})
     if any(i < 1 or i >= T for i in b): raise ValueError(f"boundaries: expected frame indices in [1, {T - 1}], got {b}")
     mask = np.zeros(T - 1, bool); mask[[i - 1 for i in b]] = True
     bnd = float(e[mask].mean()) if mask.any() else float("nan")
     inn = float(e[~mask].mean()) if (~mask).any() else float("nan")
-    key = "temporal_err" if target is not None else "temporal_change"
+    key = "temporal_err" if with_target else "temporal_change"
     return {key: float(e.mean()), f"{key}_boundary": bnd, f"{key}_interior": inn,
             "seam_ratio": bnd / inn if inn > 0 and mask.any() else float("nan"), "n_boundaries": int(mask.sum())}
 
-# %% ../nbs/10_metrics.ipynb #90f0edf3
-class NoFaceError(ValueError):
-    "No face was found in an image."
+def temporal_consistency(pred,                       # T x 3 x H x W float in [0, 1]
+                         target=None,                # T x 3 x H x W ground truth, or None
+                         boundaries: Sequence[int] = ()  # frame indices t (1..T-1) where a new window starts
+                        ) -> dict:
+    "Flicker (`temporal_err`) over all transitions, at window boundaries and in the interior, and their ratio."
+    return _temporal_summary(frame_change_error(pred, target).cpu().double().numpy(), boundaries, target is not None)
 
+# %% ../nbs/10_metrics.ipynb #90f0edf3
 def _as_uint8_list(frames, name: str = "frames") -> list[np.ndarray]:
     "Frames (tensor B x 3 x H x W in [0, 1], or uint8 arrays) as a list of contiguous H x W x 3 uint8 arrays."
     if isinstance(frames, np.ndarray) and frames.dtype == np.uint8 and frames.ndim == 3 and frames.shape[-1] == 3:
@@ -195,25 +191,14 @@ def _as_uint8_list(frames, name: str = "frames") -> list[np.ndarray]:
         return out
     return [np.ascontiguousarray(f) for f in tensor_to_img(as_frames(frames, name))]
 
-def _upscale(img: np.ndarray, min_side: int) -> tuple[np.ndarray, float]:
-    "Upscale an H x W x 3 uint8 image (bilinear) so its short side is at least `min_side`; returns (image, factor)."
-    s = min_side / min(img.shape[:2])
-    if s <= 1: return img, 1.0
-    t = torch.from_numpy(img).permute(2, 0, 1)[None].float()
-    t = F.interpolate(t, size=(round(img.shape[0] * s), round(img.shape[1] * s)), mode="bilinear", align_corners=False)
-    return np.ascontiguousarray(t[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy()), s
-
-def face_recognition_models_dir() -> Path:
-    "Folder holding dlib's model files from the `face-recognition-models` package (without importing it)."
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or spec.origin is None:
-        raise ImportError("the dlib backends need `face-recognition-models` and `dlib-bin`: pip install 'vividportraits[faces]'")
-    return Path(spec.origin).parent/"models"
-
 def _need_file(path, what: str) -> Path:
     path = Path(path).expanduser()
     if not path.is_file(): raise FileNotFoundError(f"{what}: missing file {path}")
     return path
+
+def _mesh_landmarker() -> MediaPipeLandmarker:
+    "`parsing`'s MediaPipe landmarker as the metrics use it: all 478 points, one face, frames upscaled to 256 px first."
+    return MediaPipeLandmarker(points="mesh", min_side=256, mesh=MediaPipeMesh(static=True, max_faces=1, small_faces=False))
 
 # %% ../nbs/10_metrics.ipynb #8de2dfcc
 class DlibIdentity:
@@ -228,13 +213,12 @@ class DlibIdentity:
         import dlib
         if detector not in ("hog", "cnn", "auto", "none"):
             raise ValueError(f"detector: expected 'hog', 'cnn', 'auto' or 'none', got {detector!r}")
-        d = face_recognition_models_dir()
         self.detector, self.min_side, self.jitter, self._dlib = detector, min_side, jitter, dlib
         self.hog = dlib.get_frontal_face_detector()
-        self._cnn_path = _need_file(d/"mmod_human_face_detector.dat", "dlib cnn face detector")
+        self._cnn_path = dlib_model_file("mmod_human_face_detector.dat")
         self._cnn = None
-        self.sp = dlib.shape_predictor(str(_need_file(d/"shape_predictor_5_face_landmarks.dat", "dlib 5-point predictor")))
-        self.net = dlib.face_recognition_model_v1(str(_need_file(d/"dlib_face_recognition_resnet_model_v1.dat", "dlib face descriptor")))
+        self.sp = dlib.shape_predictor(str(dlib_model_file("shape_predictor_5_face_landmarks.dat")))
+        self.net = dlib.face_recognition_model_v1(str(dlib_model_file("dlib_face_recognition_resnet_model_v1.dat")))
 
     def detect(self, img: np.ndarray):  # H x W x 3 uint8 -> dlib.rectangle of the most confident face, or None
         "The most confident face box (dlib rectangle) in `img`, or None."
@@ -251,7 +235,7 @@ class DlibIdentity:
 
     def embed_image(self, img: np.ndarray, name: str = "image") -> np.ndarray:  # 128, unit length
         "The unit-length 128-d descriptor of the main face in an H x W x 3 uint8 image; `NoFaceError` if none."
-        img, _ = _upscale(np.ascontiguousarray(img), self.min_side)
+        img, _ = upscale(np.ascontiguousarray(img), self.min_side)
         rect = self.detect(img)
         if rect is None: raise NoFaceError(f"{name}: no face found by dlib ({self.detector} detector)")
         chip = self._dlib.get_face_chip(img, self.sp(img, rect), size=150, padding=0.25)
@@ -300,12 +284,12 @@ class ArcFaceIdentity:
             raise ImportError("ArcFaceIdentity needs onnxruntime: pip install onnxruntime") from e
         self.session = ort.InferenceSession(str(self.model_path), providers=list(providers or ["CPUExecutionProvider"]))
         self.input_name = self.session.get_inputs()[0].name
-        self.landmarks = MediaPipeLandmarks()
+        self.landmarks = _mesh_landmarker()  # parsing's, 478 points
 
     def align(self, img: np.ndarray) -> np.ndarray:  # H x W x 3 uint8 -> 112 x 112 x 3 uint8
         "Warp the face onto the ArcFace 112x112 template with a similarity transform."
         import skimage.transform as st
-        pts = self.landmarks.image(img)
+        pts = self.landmarks.detect(img).astype(np.float64)
         five = np.stack([pts[list(i)].mean(0) for i in _MP_FIVE])
         tf = st.SimilarityTransform(); tf.estimate(ARCFACE_TEMPLATE_112, five)
         return (st.warp(img, tf, output_shape=(112, 112), preserve_range=True)).round().astype(np.uint8)
@@ -385,59 +369,21 @@ def procrustes_residual(a: np.ndarray, b: np.ndarray) -> float:
     return float(procrustes(np.asarray(a, np.float64)[idx, :2], np.asarray(b, np.float64)[idx, :2])[2])
 
 # %% ../nbs/10_metrics.ipynb #b084b757
-class MediaPipeLandmarks:
-    "478 MediaPipe FaceMesh landmarks (refined, with irises) in pixel coordinates; the model ships in the wheel."
-    name = "mediapipe"
-    def __init__(self, min_side: int = 256):  # frames are upscaled to this short side first
-        try: import mediapipe as mp
-        except ImportError as e: raise ImportError("the mediapipe backend needs mediapipe==0.10.21: pip install 'vividportraits[faces]'") from e
-        self.min_side = min_side
-        self.mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True, max_num_faces=1)
-
-    def image(self, img: np.ndarray, name: str = "image") -> np.ndarray:  # 478 x 2 float (x, y) pixels of `img`
-        "Landmarks of the face in an H x W x 3 uint8 image; `NoFaceError` if none."
-        up, s = _upscale(np.ascontiguousarray(img), self.min_side)
-        res = self.mesh.process(up)
-        if not res.multi_face_landmarks: raise NoFaceError(f"{name}: no face found by MediaPipe FaceMesh")
-        h, w = up.shape[:2]
-        return np.array([(p.x * w, p.y * h) for p in res.multi_face_landmarks[0].landmark], np.float64) / s
-
-class FanLandmarks:
-    "68 iBUG landmarks from face-alignment's 2D FAN + S3FD detector, using weights the user placed in the torch hub cache."
-    name = "fan"
-    def __init__(self, device: str | None = None):
-        import face_alignment
-        from face_alignment.detection.sfd import sfd_detector
-        ckpt = Path(torch.hub.get_dir())/"checkpoints"
-        need = [ckpt/os.path.basename(face_alignment.api.models_urls["2DFAN-4"]),
-                ckpt/os.path.basename(sfd_detector.models_urls["s3fd"])]
-        missing = [str(p) for p in need if not p.is_file()]
-        if missing:
-            raise FileNotFoundError(f"face-alignment backend: missing weight file(s) {missing}; they cannot be downloaded "
-                                    f"offline - copy them there (names from face_alignment's model URLs)")
-        self.fa = face_alignment.FaceAlignment(face_alignment.LandmarksType.TWO_D, device=str(get_device(device)),
-                                               flip_input=False, compile=False)
-
-    def image(self, img: np.ndarray, name: str = "image") -> np.ndarray:  # 68 x 2
-        "68 landmarks of the largest face in an H x W x 3 uint8 image; `NoFaceError` if none."
-        res = self.fa.get_landmarks_from_image(np.ascontiguousarray(img))
-        if not res: raise NoFaceError(f"{name}: no face found by face-alignment")
-        return max(res, key=lambda p: np.ptp(p[:, 0]))[:, :2].astype(np.float64)
-
 class LandmarkExpression:
-    "Expression geometry of frames: `EXPRESSION_FEATURES` from MediaPipe (default) or FAN landmarks."
+    "Expression geometry of frames: `EXPRESSION_FEATURES` from `parsing`'s MediaPipe (478 points, default) or FAN landmarks."
     comparable_to = "other runs of the same landmark backend; a geometric proxy, not a 3DMM/EMOCA expression distance"
-    def __init__(self, landmarker: str = "mediapipe", device: str | None = None):
-        if landmarker == "mediapipe": self.lm = MediaPipeLandmarks()
-        elif landmarker == "fan": self.lm = FanLandmarks(device)
+    def __init__(self, landmarker: str = "mediapipe",  # "mediapipe" (parsing.MediaPipeLandmarker, mesh points) or "fan"
+                 device: str | None = None):           # "fan": torch device of parsing.FaceAlignmentLandmarker
+        if landmarker == "mediapipe": self.lm = _mesh_landmarker()
+        elif landmarker == "fan": self.lm = FaceAlignmentLandmarker(device=device)
         else: raise ValueError(f"landmarker: expected 'mediapipe' or 'fan', got {landmarker!r}")
         self.name = f"{landmarker}_geometry"
 
     def landmarks(self, frames, name: str = "frames") -> list:  # per frame: N x 2 array or None (no face)
         "Landmarks of each frame (None where no face)."
         out = []
-        for i, im in enumerate(_as_uint8_list(frames, name)):
-            try: out.append(self.lm.image(im, f"{name}[{i}]"))
+        for im in _as_uint8_list(frames, name):
+            try: out.append(self.lm.detect(im).astype(np.float64))
             except NoFaceError: out.append(None)
         return out
 
@@ -457,446 +403,136 @@ def landmark_expression(landmarker: str = "mediapipe") -> LandmarkExpression:
     "A cached `LandmarkExpression`."
     return LandmarkExpression(landmarker)
 
-# %% ../nbs/10_metrics.ipynb #8784476a
-class SynthEvaluatorNet(nn.Module):
-    "Small CNN reading identity parameters, expression parameters and a unit identity embedding from a 64x64 render."
-    def __init__(self, n_identity: int,                 # identity factors
-                 n_expression: int,                     # expression factors
-                 n_classes: int = 0,                    # training identities (NormFace prototypes; 0 at inference)
-                 emb_dim: int = 64,                     # identity-embedding size
-                 widths: Sequence[int] = (24, 48, 64, 96),  # channels of the four stride-2 stages
-                 size: int = 64,                        # input size (inputs are resized to it)
-                 hidden: int = 128,
-                 stem: int = 0,                         # channels of a stride-1 conv pair at full resolution first (0 = none)
-                 crop: Sequence[int] | None = None):    # (top, bottom, left, right) window of the `size` frame to read (None: all)
-        super().__init__()
-        self.size, self.crop = size, tuple(int(v) for v in crop) if crop is not None else None
-        if self.crop is not None and not (len(self.crop) == 4 and 0 <= self.crop[0] < self.crop[1] <= size
-                                          and 0 <= self.crop[2] < self.crop[3] <= size):
-            raise ValueError(f"crop: expected (top, bottom, left, right) inside the {size} px frame, got {crop!r}")
-        layers, c = [], 3
-        if stem:  # keeps one-pixel details (eyelids, lip corners, brows) that a stride-2 first conv would alias away
-            layers += [nn.Conv2d(3, stem, 3, 1, 1), nn.GroupNorm(math.gcd(8, stem), stem), nn.SiLU(),
-                       nn.Conv2d(stem, stem, 3, 1, 1), nn.GroupNorm(math.gcd(8, stem), stem), nn.SiLU()]
-            c = stem
-        for w in widths:
-            layers += [nn.Conv2d(c, w, 3, 2, 1), nn.GroupNorm(8, w), nn.SiLU(), nn.Conv2d(w, w, 3, 1, 1), nn.GroupNorm(8, w), nn.SiLU()]
-            c = w
-        h, w = (self.crop[1] - self.crop[0], self.crop[3] - self.crop[2]) if self.crop else (size, size)
-        for _ in widths: h, w = (h + 1) // 2, (w + 1) // 2  # each stride-2 conv (padding 1) halves, rounding up
-        self.trunk = nn.Sequential(*layers, nn.Flatten(), nn.Linear(c * h * w, hidden), nn.SiLU(), nn.Dropout(0.1))
-        self.identity, self.expression, self.embedding = nn.Linear(hidden, n_identity), nn.Linear(hidden, n_expression), nn.Linear(hidden, emb_dim)
-        self.prototypes = nn.Parameter(torch.randn(n_classes, emb_dim) * 0.1) if n_classes else None
+# %% ../nbs/10_metrics.ipynb #78d322d5
+class Scorer:
+    """What `evaluate` needs from an identity/expression scorer for frames whose kind it was trained on (the `synth`
+    backend: `evaluators.SynthEvaluator`). `predict` reads each clip once; the similarities take frames or its output."""
+    name = "base"
+    comparable_to = ""
+    def predict(self, frames, name: str = "frames") -> dict:  # at least embedding N x D (unit), expression N x P
+        raise NotImplementedError
+    def identity_similarity(self, source, pred) -> np.ndarray: raise NotImplementedError     # per pred frame
+    def expression_similarity(self, driver, pred) -> np.ndarray: raise NotImplementedError   # per frame, 1 = same
+    def expression_correlation(self, driver, pred) -> float: raise NotImplementedError       # over the clip
+    def provenance(self) -> dict: return {"backend": self.name}
 
-    def forward(self, x: torch.Tensor  # B x 3 x H x W float in [0, 1] (any size; resized to `size`)
-               ) -> dict:              # identity B x P_id, expression B x P_ex (standardised), embedding B x D (unit)
-        if x.shape[-2:] != (self.size, self.size):
-            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True, align_corners=False)
-        if self.crop is not None: x = x[..., self.crop[0]:self.crop[1], self.crop[2]:self.crop[3]]
-        h = self.trunk(to_pm1(x))
-        return {"identity": self.identity(h), "expression": self.expression(h),
-                "embedding": F.normalize(self.embedding(h), dim=-1)}
+def _frame_size(x) -> tuple[int, int]:
+    "(H, W) of a batch of frames: B x 3 x H x W tensor or (B x) H x W x 3 uint8."
+    s = tuple(x.shape)
+    return s[-2:] if isinstance(x, torch.Tensor) and x.dtype != torch.uint8 else s[-3:-1]
 
-# %% ../nbs/10_metrics.ipynb #dd7ab4c5
-def r2_per_factor(pred: np.ndarray, true: np.ndarray) -> np.ndarray:  # K
-    "Coefficient of determination $1 - SS_{res}/SS_{tot}$ per column of N x K arrays."
-    pred, true = np.asarray(pred, np.float64), np.asarray(true, np.float64)
-    ss_res = ((pred - true) ** 2).sum(0); ss_tot = ((true - true.mean(0)) ** 2).sum(0)
-    return 1 - ss_res / np.maximum(ss_tot, 1e-12)
-
-def _check_training_arrays(images, identity_params, expression_params, identity_ids):
-    images = np.asarray(images)
-    if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
-        raise ValueError(f"images: expected N x H x W x 3 uint8, got {images.shape} {images.dtype}")
-    n = len(images)
-    ip, ep, ids = (np.asarray(identity_params, np.float32), np.asarray(expression_params, np.float32), np.asarray(identity_ids))
-    for name, a in (("identity_params", ip), ("expression_params", ep)):
-        if a.ndim != 2 or len(a) != n: raise ValueError(f"{name}: expected {n} x K, got {a.shape}")
-    if ids.shape != (n,): raise ValueError(f"identity_ids: expected {n} labels, got {ids.shape}")
-    return images, ip, ep, ids
-
-def gaussian_blur(x: torch.Tensor,      # B x C x H x W
-                  sigma: torch.Tensor,  # B blur widths in pixels (0 = unchanged)
-                  radius: int = 4) -> torch.Tensor:
-    "Blur each image with its own Gaussian (separable, reflect padding)."
-    n, c, h, w = x.shape
-    k = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
-    s = sigma.to(x).clamp(min=1e-3)[:, None]
-    ker = torch.exp(-0.5 * (k[None] / s) ** 2); ker = ker / ker.sum(1, keepdim=True)
-    ker = ker.repeat_interleave(c, 0)                                   # (B C) x K
-    y = F.pad(x.reshape(1, n * c, h, w), (radius, radius, radius, radius), mode="reflect")
-    y = F.conv2d(y, ker[:, None, None, :], groups=n * c)
-    y = F.conv2d(y, ker[:, None, :, None], groups=n * c)
-    return y.reshape(n, c, h, w)
-
-def _augment(x: torch.Tensor, g: torch.Generator,
-             degrade: bool = False) -> torch.Tensor:  # also blur (half the frames) and add noise (a quarter)
-    "Label-preserving jitter for the evaluators: small random shift/scale/rotation and brightness/contrast per frame."
-    n, dev = len(x), x.device
-    r = lambda *shape: (torch.rand(*shape, generator=g) * 2 - 1).to(dev)  # uniform in [-1, 1]
-    ang, sc, t = 0.05 * r(n), 1 + 0.05 * r(n), 0.06 * r(n, 2)
-    theta = torch.stack([torch.stack([sc * ang.cos(), -sc * ang.sin(), t[:, 0]], -1),
-                         torch.stack([sc * ang.sin(), sc * ang.cos(), t[:, 1]], -1)], 1)
-    x = F.grid_sample(x, F.affine_grid(theta, list(x.shape), align_corners=False), padding_mode="border", align_corners=False)
-    x = ((x - 0.5) * (1 + 0.1 * r(n, 1, 1, 1)) + 0.5 + 0.05 * r(n, 1, 1, 1))
-    if degrade:  # generated frames are blurrier and noisier than renders: read them without wild extrapolation
-        sigma = (0.75 * (r(n) + 1)) * (r(n) > 0)                          # half the frames: sigma ~ U(0, 1.5) px
-        x = gaussian_blur(x, sigma)
-        x = x + 0.02 * (r(n, 1, 1, 1) + 1) * (r(n, 1, 1, 1) > 0.5) * torch.randn(x.shape, generator=g).to(dev)
-    return x.clamp(0, 1)
-
-def train_synth_evaluators(images: np.ndarray,             # N x H x W x 3 uint8 renders
-                           identity_params: np.ndarray,    # N x P_id identity parameters of each render
-                           expression_params: np.ndarray,  # N x P_ex expression parameters of each render
-                           identity_ids: np.ndarray,       # N identity labels (which identity rendered the frame)
-                           identity_factors: Sequence[str] | None = None,    # names of the P_id factors
-                           expression_factors: Sequence[str] | None = None,  # names of the P_ex factors
-                           holdout_frac: float = 0.2,      # fraction of identities held out for R^2
-                           steps: int = 3000,              # optimiser steps
-                           batch_size: int = 64,
-                           lr: float = 2e-3,
-                           seed: int = 0,
-                           device: str | None = None,
-                           renderer_version: str | None = None,  # stored in the config
-                           size: int = 64,                 # evaluator input size
-                           augment: bool = True,           # random shift/scale/rotation/brightness (fights memorising frames)
-                           progress: bool = True,
-                           widths: Sequence[int] = (24, 48, 64, 96),  # SynthEvaluatorNet stage widths
-                           stem: int = 0,                  # SynthEvaluatorNet full-resolution stem channels (0 = none)
-                           degrade: bool = False,          # augment with blur and noise too (robust on generated frames)
-                           init_from: str | os.PathLike | None = None,  # a saved evaluator (.safetensors) to fine-tune
-                                                                        # (its architecture and standardisation are kept)
-                           part: str = "all",              # "all" heads, or "expression" only (a dedicated expression reader)
-                           crop: Sequence[int] | None = None,  # SynthEvaluatorNet window (top, bottom, left, right)
-                           hidden: int = 128):             # SynthEvaluatorNet hidden width
-    "Train `SynthEvaluatorNet` on arrays; returns (model, config) with held-out-identity R^2 per factor in the config."
-    if part not in ("all", "expression"): raise ValueError(f"part: expected 'all' or 'expression', got {part!r}")
-    images, ip, ep, ids = _check_training_arrays(images, identity_params, expression_params, identity_ids)
-    rng = seed_everything(seed); dev = get_device(device)
-    uids = np.array(sorted(set(ids.tolist()), key=str)); rng.shuffle(uids)
-    n_hold = max(1, int(round(len(uids) * holdout_frac)))
-    if len(uids) - n_hold < 2: raise ValueError(f"identity_ids: need at least 3 identities to hold some out, got {len(uids)}")
-    held = set(uids[:n_hold].tolist()); te = np.array([i in held for i in ids.tolist()]); tr = ~te
-    cls = {u: k for k, u in enumerate(sorted({i for i in ids[tr].tolist()}, key=str))}
-    y_cls = np.array([cls.get(i, -1) for i in ids.tolist()])
-    im_mean, im_std = ip[tr].mean(0), ip[tr].std(0) + 1e-6
-    em_mean, em_std = ep[tr].mean(0), ep[tr].std(0) + 1e-6
-    init = None
-    if init_from is not None:  # fine-tune: same architecture, same standardisation as the loaded heads
-        from safetensors.torch import load_file
-        ipath = _need_file(init_from, "evaluator to fine-tune")
-        icfg = load_json(_need_file(ipath.with_suffix(".json"), "evaluator config"))
-        arch = icfg["architecture"]
-        if (arch["n_identity"], arch["n_expression"]) != (ip.shape[1], ep.shape[1]):
-            raise ValueError(f"init_from: {ipath} reads {arch['n_identity']} identity / {arch['n_expression']} expression "
-                             f"factors, the data has {ip.shape[1]} / {ep.shape[1]}")
-        if icfg.get("part", "all") != part:
-            raise ValueError(f"init_from: {ipath} is a part={icfg.get('part', 'all')!r} evaluator, training part={part!r}")
-        widths, stem, size, crop, hidden = arch["widths"], arch.get("stem", 0), arch["size"], arch.get("crop"), arch["hidden"]
-        im_mean, im_std, em_mean, em_std = (np.asarray(icfg[k], np.float32) for k in
-                                            ("identity_mean", "identity_std", "expression_mean", "expression_std"))
-        init = (ipath, load_file(str(ipath)))
-    zi, ze = (ip - im_mean) / im_std, (ep - em_mean) / em_std
-    x = torch.from_numpy(images).permute(0, 3, 1, 2)  # uint8; batches are converted to float on the fly
-    if images.shape[1] != size or images.shape[2] != size:
-        x = torch.cat([(F.interpolate(x[i:i + 256].float() / 255, size=(size, size), mode="bilinear", antialias=True,
-                                      align_corners=False) * 255).round().byte() for i in range(0, len(x), 256)])
-    x = x.to(dev)  # uint8 frames on the training device (N x 3 x 64 x 64 is 12 KB a frame)
-    model = SynthEvaluatorNet(ip.shape[1], ep.shape[1], n_classes=len(cls) if part == "all" else 0, size=size,
-                              widths=tuple(widths), stem=stem, crop=crop, hidden=hidden)
-    if init is not None:
-        bad = model.load_state_dict(init[1], strict=False)
-        if bad.unexpected_keys or set(bad.missing_keys) - {"prototypes"}:
-            raise ValueError(f"init_from: {init[0]} does not fit SynthEvaluatorNet({widths}, stem={stem}): {bad}")
-    model = model.to(dev)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
-    tr_idx = np.flatnonzero(tr); g = torch.Generator().manual_seed(seed)
-    zi_t, ze_t, yc_t = torch.from_numpy(zi), torch.from_numpy(ze), torch.from_numpy(y_cls)
-    model.train(); tail_loss = []
-    for step in tqdm(range(steps), disable=not progress, desc="evaluators"):
-        b = torch.from_numpy(tr_idx[rng.integers(0, len(tr_idx), batch_size)])
-        xb = x[b.to(dev)].float() / 255
-        if augment: xb = _augment(xb, g, degrade=degrade)
-        o = model(xb)
-        if part == "expression":  # all capacity to the expression factors; the other heads stay untrained and unused
-            parts = F.mse_loss(o["expression"], ze_t[b].to(dev))[None]; loss = parts[0]
-        else:
-            logits = 16.0 * o["embedding"] @ F.normalize(model.prototypes, dim=-1).T
-            parts = torch.stack([F.mse_loss(o["identity"], zi_t[b].to(dev)), F.mse_loss(o["expression"], ze_t[b].to(dev)),
-                                 F.cross_entropy(logits, yc_t[b].to(dev))])
-            loss = parts[0] + parts[1] + 0.5 * parts[2]
-        if step >= steps - 100: tail_loss.append(parts.detach())
-        opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
-    model.eval()
-    model.prototypes = None  # not needed at inference
-    pi, pe, emb = _predict_raw(model, x[torch.from_numpy(np.flatnonzero(te)).to(dev)], dev)
-    id_check = {}
-    if part == "all":  # identity verification on held-out identities: embedding cosine, same vs different identity
-        te_ids = ids[te]; pr = rng.integers(0, len(te_ids), (2, 20000)); cos = (emb[pr[0]] * emb[pr[1]]).sum(-1)
-        same = te_ids[pr[0]] == te_ids[pr[1]]; keep = pr[0] != pr[1]
-        from scipy.stats import rankdata
-        r = rankdata(cos[keep]); pos = same[keep]; n1, n0 = int(pos.sum()), int((~pos).sum())
-        auc = (r[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0) if n1 and n0 else float("nan")  # P(cos_same > cos_diff)
-        id_check = {"heldout_identity_cosine": {"same": _nanmean(cos[same & keep]), "different": _nanmean(cos[~same & keep]),
-                                                "auc": float(auc)}}
-    # chance level of the expression agreement: mean |difference| of the evaluator's own predictions for two random
-    # held-out frames (standardised units), so a collapsed predictor cannot look like agreement
-    pairs = rng.integers(0, len(pe), (2, 20000))
-    chance = np.maximum(np.abs(pe[pairs[0]] - pe[pairs[1]]).mean(0), 1e-3)
-    idf = list(identity_factors or [f"id_{k}" for k in range(ip.shape[1])])
-    exf = list(expression_factors or [f"ex_{k}" for k in range(ep.shape[1])])
-    config = {
-        "format": "vividportraits-synth-evaluator", "version": 1, "part": part,
-        "architecture": {"class": "SynthEvaluatorNet", "n_identity": ip.shape[1], "n_expression": ep.shape[1],
-                         "emb_dim": model.embedding.out_features, "widths": [int(w) for w in widths],
-                         "size": size, "hidden": model.identity.in_features, "stem": int(stem),
-                         "crop": None if crop is None else [int(v) for v in crop]},
-        "identity_factors": idf, "expression_factors": exf,
-        "identity_mean": im_mean.tolist(), "identity_std": im_std.tolist(),
-        "expression_mean": em_mean.tolist(), "expression_std": em_std.tolist(),
-        "expression_chance_l1": chance.tolist(),
-        "renderer_version": renderer_version, "seed": seed, "steps": steps, "batch_size": batch_size, "lr": lr, "augment": augment, "degrade": degrade,
-        "init_from": None if init is None else init[0].name,
-        "final_train_loss": dict(zip(("identity_mse", "expression_mse", "normface_ce") if part == "all" else ("expression_mse",),
-                                     torch.stack(tail_loss).mean(0).tolist())),
-        "n_train_frames": int(tr.sum()), "n_heldout_frames": int(te.sum()),
-        "n_train_identities": len(cls), "heldout_identities": sorted(str(u) for u in held),
-        **id_check,
-        "heldout_r2": {**({"identity": dict(zip(idf, r2_per_factor(pi, zi[te]).round(4).tolist()))} if part == "all" else {}),
-                       "expression": dict(zip(exf, r2_per_factor(pe, ze[te]).round(4).tolist()))},
-    }
-    return model, config
-
-EXPRESSION_READER = dict(crop=(10, 50, 12, 52), stem=32, widths=(48, 64, 96), hidden=256)
-"""The dedicated expression reader's design: the face window of a 64 px frame (rows 10-50, columns 12-52: brows to chin at
-any pose the renderer draws) read at full resolution by a 32-channel stem, three stride-2 stages, one hidden layer."""
-
-def _predict_raw(model, x_uint8: torch.Tensor, device, batch_size: int = 256):
-    "Standardised identity and expression predictions and unit embeddings (numpy) for N x 3 x H x W uint8 images."
-    pi, pe, em = [], [], []
-    with torch.no_grad():
-        for i in range(0, len(x_uint8), batch_size):
-            o = model(x_uint8[i:i + batch_size].to(device).float() / 255)
-            pi.append(o["identity"].cpu().numpy()); pe.append(o["expression"].cpu().numpy()); em.append(o["embedding"].cpu().numpy())
-    return np.concatenate(pi), np.concatenate(pe), np.concatenate(em)
-
-# %% ../nbs/10_metrics.ipynb #57e4d4c3
-def evaluator_training_data(synth,                      # the `vividportraits.synth` module (passed in, never imported here)
-                            n_identities: int = 160,    # identities rendered
-                            frames_per_identity: int = 48,
-                            size: int = 64,             # render size
-                            seed: int = 1234,           # evaluator data seed (independent of any dataset's identities)
-                            uniform_fraction: float = 0.5  # share of frames with uniformly drawn expressions
-                           ) -> dict:  # images N x S x S x 3 uint8, identity_params, expression_params, identity_ids
-    "Render training frames for `train_synth_evaluators` from the SynthPortraits renderer."
-    rng = np.random.default_rng([seed, 31337])
-    ids = synth.sample_identity(rng, n_identities)
-    lo = np.array([f.low for f in synth.EXPRESSION_SPEC], np.float32); hi = np.array([f.high for f in synth.EXPRESSION_SPEC], np.float32)
-    imgs, ip, ep, lab = [], [], [], []
-    for i in tqdm(range(n_identities), desc="render", leave=False):
-        ex, po = synth.talking_trajectory(rng, frames_per_identity)
-        u = rng.random(frames_per_identity) < uniform_fraction
-        ex[u] = lo + (hi - lo) * rng.random((int(u.sum()), len(lo)), dtype=np.float32)
-        half = frames_per_identity // 2
-        for a, b in ((0, half), (half, frames_per_identity)):
-            r = synth.render(ids[i], ex[a:b], po[a:b], synth.sample_background(rng), size)
-            imgs.append(r["rgb"])
-        ip.append(np.repeat(ids[i:i + 1], frames_per_identity, 0)); ep.append(ex); lab += [i] * frames_per_identity
-    return {"images": np.concatenate(imgs), "identity_params": np.concatenate(ip).astype(np.float32),
-            "expression_params": np.concatenate(ep).astype(np.float32), "identity_ids": np.array(lab),
-            "identity_factors": tuple(synth.IDENTITY_FACTORS), "expression_factors": tuple(synth.EXPRESSION_FACTORS)}
-
-# %% ../nbs/10_metrics.ipynb #677ffa5a
-EVALUATOR_NAME = "synth_evaluator"
-EXPRESSION_READER_NAME = "synth_expression"
-"File stem of a dedicated expression reader (`part='expression'`); `load_synth_evaluator` uses it when it lies beside the evaluator."
-SHIPPED_WEIGHTS_DIR = Path(__file__).parent/"weights" if "__file__" in globals() else Path("../vividportraits/weights")
-"Folder inside the package holding the shipped evaluator (next to this module)."
-
-def save_synth_evaluator(model: SynthEvaluatorNet, config: Mapping,
-                         folder: str | os.PathLike | None = None  # default: core.cache_dir()/evaluators
-                        ) -> Path:  # the .safetensors path
-    "Write the evaluator's weights (safetensors) and config (JSON) atomically (an expression reader as `synth_expression`)."
-    from safetensors.torch import save
-    folder = Path(folder) if folder is not None else cache_dir()/"evaluators"
-    sd = {k: v.detach().cpu().float().contiguous() for k, v in model.state_dict().items() if k != "prototypes"}
-    stem = EXPRESSION_READER_NAME if config.get("part", "all") == "expression" else EVALUATOR_NAME
-    path = folder/f"{stem}.safetensors"
-    with atomic_write(path) as f: f.write(save(sd, metadata={"format": "vividportraits-synth-evaluator"}))
-    save_json(dict(config), folder/f"{stem}.json")
-    return path
-
-def find_synth_evaluator() -> Path | None:
-    "The evaluator to use: the cache's (`core.cache_dir()/evaluators`) if present, else the package's shipped copy, else None."
-    for d in (cache_dir()/"evaluators", SHIPPED_WEIGHTS_DIR):
-        if (d/f"{EVALUATOR_NAME}.safetensors").is_file() and (d/f"{EVALUATOR_NAME}.json").is_file():
-            return d/f"{EVALUATOR_NAME}.safetensors"
-    return None
-
-class SynthEvaluator:
-    "Inference wrapper: identity embeddings and expression predictions of frames, and the two similarities."
-    name = "synth"
-    comparable_to = "other `synth` numbers from an evaluator trained on the same renderer version"
-    def __init__(self, model: SynthEvaluatorNet, config: Mapping, device: str | torch.device | None = None,
-                 min_r2: float = 0.5,  # expression factors read back worse than this (held-out R^2) are not scored
-                 expression: tuple | None = None):  # (model, config) of a dedicated expression reader, else model's head
-        self.device = get_device(device) if device is not None else torch.device("cpu")
-        self.model, self.config = model.eval().requires_grad_(False).to(self.device), dict(config)
-        self.expression_model, self.expression_config = None, self.config
-        if expression is not None:
-            em, ec = expression
-            if list(ec["expression_factors"]) != list(config["expression_factors"]):
-                raise ValueError(f"expression reader reads {ec['expression_factors']}, the evaluator {config['expression_factors']}")
-            self.expression_model, self.expression_config = em.eval().requires_grad_(False).to(self.device), dict(ec)
-        ec = self.expression_config
-        self.chance = np.asarray(ec["expression_chance_l1"], np.float64)
-        r2 = ec.get("heldout_r2", {}).get("expression", {})
-        self.expr_used = np.array([r2.get(f, 1.0) >= min_r2 for f in ec["expression_factors"]])
-        if not self.expr_used.any(): self.expr_used[:] = True
-        self.expression_factors_used = [f for f, u in zip(config["expression_factors"], self.expr_used) if u]
-
-    @torch.no_grad()
-    def predict(self, frames, name: str = "frames", batch_size: int = 256) -> dict:
-        "embedding N x D (unit), expression N x P_ex (standardised), identity N x P_id (parameter units)."
-        x = as_frames(frames, name); out = {"embedding": [], "expression": [], "identity": []}
-        for i in range(0, len(x), batch_size):
-            xb = x[i:i + batch_size].to(self.device); o = self.model(xb)
-            if self.expression_model is not None: o["expression"] = self.expression_model(xb)["expression"]
-            for k in out: out[k].append(o[k].float().cpu().numpy())
-        out = {k: np.concatenate(v).astype(np.float64) for k, v in out.items()}
-        out["identity"] = out["identity"] * np.asarray(self.config["identity_std"]) + np.asarray(self.config["identity_mean"])
-        return out
-
-    path = expression_path = None  # the weights files, set by `load_synth_evaluator`
-
-    def provenance(self) -> dict:
-        "Which evaluator scored a run: file name, sha256 prefix of the weights, renderer version, how it was trained."
-        sha = lambda p: sha256_file(p)[:16] if p is not None else None
-        out = {"backend": self.name, "file": None if self.path is None else Path(self.path).name, "sha256": sha(self.path),
-               "renderer_version": self.config.get("renderer_version"), "trained_on": self.config.get("trained_on"),
-               "expression_factors_used": self.expression_factors_used}
-        if self.expression_model is not None:
-            out["expression_reader"] = {"file": None if self.expression_path is None else Path(self.expression_path).name,
-                                        "sha256": sha(self.expression_path),
-                                        "trained_on": self.expression_config.get("trained_on")}
-        return out
-
-    def _predicted(self, x, name):  # frames, or what `predict` already returned for them (read each clip once)
-        return x if isinstance(x, Mapping) else self.predict(x, name)
-
-    # the similarities below take frames or `predict` outputs
-    def identity_similarity(self, source, pred) -> np.ndarray:  # per pred frame, cosine in [-1, 1]
-        "cos(normalised mean source embedding, embedding of each pred frame)."
-        es = self._predicted(source, "source")["embedding"].mean(0)
-        return cosine(self._predicted(pred, "pred")["embedding"], es[None])
-
-    def _expr_pair(self, driver, pred):
-        a, b = self._predicted(driver, "driver")["expression"], self._predicted(pred, "pred")["expression"]
-        if len(a) != len(b): raise ValueError(f"driver and pred: {len(a)} vs {len(b)} frames")
-        return a[:, self.expr_used], b[:, self.expr_used]
-
-    def expression_similarity(self, driver, pred) -> np.ndarray:  # per frame; 1 same, 0 chance
-        "1 - mean_k |ex_k(driver_t) - ex_k(pred_t)| / c_k over the reliably read factors k, c_k the chance-level difference."
-        a, b = self._expr_pair(driver, pred)
-        return 1 - (np.abs(a - b) / self.chance[self.expr_used]).mean(-1)
-
-    def expression_correlation(self, driver, pred) -> float:  # in [-1, 1]; NaN for < 3 frames
-        "Mean over reliably read factors of the Pearson correlation, across frames, of driver and pred expression tracks."
-        a, b = self._expr_pair(driver, pred)
-        if len(a) < 3: return float("nan")
-        with np.errstate(invalid="ignore", divide="ignore"):
-            r = [np.corrcoef(a[:, k], b[:, k])[0, 1] for k in range(a.shape[1])]
-        return _nanmean(r)
-
-def load_synth_evaluator(path: str | os.PathLike | None = None,  # .safetensors (its .json beside it); None: find_synth_evaluator()
-                         device: str | torch.device | None = None,
-                         renderer_version: str | None = None     # warn if the evaluator was trained on another version
-                        ) -> SynthEvaluator:
-    "Load a trained synth evaluator (cached per path and device), with the expression reader beside it if there is one."
-    path = Path(path) if path is not None else find_synth_evaluator()
-    if path is None:
-        raise FileNotFoundError(f"no synth evaluator in {cache_dir()/'evaluators'} or {SHIPPED_WEIGHTS_DIR}; "
-                                "train one with train_synth_evaluators + save_synth_evaluator (CLI: vividportraits train-evaluators)")
-    ev = _load_synth_evaluator(str(path), str(get_device(device) if device is not None else "cpu"))
-    if renderer_version is not None and ev.config.get("renderer_version") != renderer_version:
-        warnings.warn(f"synth evaluator {path} was trained on renderer {ev.config.get('renderer_version')!r}, "
-                      f"frames come from {renderer_version!r}: retrain it (vividportraits train-evaluators)")
-    return ev
-
-@functools.lru_cache(maxsize=4)
-def _load_synth_evaluator(path: str, device: str) -> SynthEvaluator:
-    from safetensors.torch import load_file
-    def net(p):
-        cfg = load_json(_need_file(p.with_suffix(".json"), "synth evaluator config")); a = cfg["architecture"]
-        m = SynthEvaluatorNet(a["n_identity"], a["n_expression"], emb_dim=a["emb_dim"], widths=a["widths"], size=a["size"],
-                              hidden=a["hidden"], stem=a.get("stem", 0), crop=a.get("crop"))
-        m.load_state_dict(load_file(str(p))); return m, cfg
-    p = _need_file(path, "synth evaluator weights"); model, cfg = net(p)
-    if cfg.get("part", "all") != "all":
-        raise ValueError(f"{p}: a part={cfg['part']!r} evaluator; load the full evaluator ({EVALUATOR_NAME}.safetensors), "
-                         f"its expression reader ({EXPRESSION_READER_NAME}.safetensors) beside it is picked up")
-    xp = p.with_name(f"{EXPRESSION_READER_NAME}.safetensors")
-    expression = net(xp) if xp.is_file() else None
-    ev = SynthEvaluator(model, cfg, device, expression=expression); ev.path = p
-    ev.expression_path = xp if expression is not None else None
-    return ev
+def check_frame_size(pred_hw: Sequence[int],  # (H, W) of the prediction's frames
+                     ref_hw: Sequence[int],   # (H, W) of the frames it is compared with
+                     name: str):              # what the reference is: "target", "driver", "source"
+    "Refuse a prediction whose frames differ in size from the reference frames it is scored against."
+    if tuple(pred_hw) != tuple(ref_hw):
+        raise ValueError(f"pred frames are {pred_hw[0]}x{pred_hw[1]} (H x W) but {name} frames are {ref_hw[0]}x{ref_hw[1]}: "
+                         f"a prediction is scored against {name} frames of its own size (a side-by-side video? score "
+                         "the plain output)")
 
 # %% ../nbs/10_metrics.ipynb #e7102ffc
-def evaluate(pred,                     # T x 3 x H x W float in [0, 1] (or T x H x W x 3 uint8): the output clip
-             target=None,              # ground-truth frames, same shape as pred (self-reenactment / synth cross)
-             source=None,              # S x 3 x h x w reference frame(s) of the identity (any size)
-             driver=None,              # T x 3 x h x w driving frames (any size)
-             backend: str = "synth",   # "synth" (SynthPortraits evaluators) or "real" (dlib + MediaPipe)
-             boundaries: Sequence[int] = (),  # first frames of new generation windows (temporal seams)
-             lpips_net: str = "alex",
-             evaluator: SynthEvaluator | None = None,    # synth backend: default load_synth_evaluator()
-             arcface_model: str | os.PathLike | None = None,  # real backend: use ArcFace (this ONNX) instead of dlib
-             landmarker: str = "mediapipe"              # real backend expression landmarks: "mediapipe" or "fan"
-            ) -> dict:
-    "All metrics the inputs allow for one clip (means over frames), plus which backends produced them."
-    if backend not in ("synth", "real"): raise ValueError(f"backend: expected 'synth' or 'real', got {backend!r}")
-    p = as_frames(pred, "pred"); out: dict = {"frames": len(p)}
-    if target is not None:
-        p, t = as_pair(p, target)
-        out.update(psnr=float(psnr(p, t).mean()),  # inf when every frame is identical
-                   ssim=float(ssim(p, t).mean()), lpips=float(lpips_distance(p, t, lpips_net).mean()))
-        if len(p) >= 2:
-            tc = temporal_consistency(p, t, boundaries)
-            out.update(temporal_err=tc["temporal_err"], seam=tc["temporal_err_boundary"], seam_ratio=tc["seam_ratio"])
-    elif len(p) >= 2:
-        out["temporal_change"] = temporal_consistency(p, None, boundaries)["temporal_change"]
-    if source is None and driver is None: return out
-    if backend == "synth":
-        ev = evaluator or load_synth_evaluator(device=p.device)
-        out["id_backend"] = out["expr_backend"] = "synth"
-        pp = ev.predict(p, "pred")  # each clip through the networks once, whatever is computed from it
-        if source is not None: out["id_sim"] = _nanmean(ev.identity_similarity(source, pp))
-        if driver is not None:
-            d = as_frames(driver, "driver")
+class _ClipScores:
+    "Accumulates `evaluate`'s per-frame numbers over chunks of one clip, so a long clip never has to sit in memory."
+    def __init__(self, source, have_target: bool, have_driver: bool, backend: str, boundaries: Sequence[int],
+                 lpips_net: str, evaluator: Scorer | None, arcface_model, landmarker: str):
+        if backend not in ("synth", "real"): raise ValueError(f"backend: expected 'synth' or 'real', got {backend!r}")
+        if backend == "synth" and evaluator is None and (source is not None or have_driver):
+            raise ValueError("evaluator: the synth backend scores identity and expression with a trained scorer; pass "
+                             "evaluator=vividportraits.evaluators.load_synth_evaluator() (metrics never loads one itself)")
+        self.backend, self.boundaries, self.lpips_net, self.ev = backend, boundaries, lpips_net, evaluator
+        self.have_target, self.have_driver, self.n, self.prev = have_target, have_driver, 0, None
+        self.src = source  # real backend: any size (a reference photo); synth: checked against pred's size
+        self.src_hw = _frame_size(as_frames(source, "source")) if source is not None and backend == "synth" else None
+        self.cols: dict = {}  # per-frame values of each chunk, concatenated at the end
+        if backend == "real" and (source is not None or have_driver):
+            self.ident = ArcFaceIdentity(arcface_model) if arcface_model is not None else dlib_identity()
+            self.lex = landmark_expression(landmarker) if have_driver else None
+
+    def _add(self, key, v): self.cols.setdefault(key, []).append(v)
+
+    def add(self, p, t=None, d=None):  # one chunk: pred frames and the same frames of target / driver
+        "Score one chunk of consecutive frames."
+        p = as_frames(p, "pred")
+        if self.src_hw is not None: check_frame_size(_frame_size(p), self.src_hw, "source")
+        if t is not None:
+            check_frame_size(_frame_size(p), _frame_size(t), "target")
+            p, t = as_pair(p, t)
+            self._add("psnr", psnr(p, t)); self._add("ssim", ssim(p, t)); self._add("lpips", lpips_distance(p, t, self.lpips_net))
+        if d is not None and self.backend == "synth":  # the real backend's driver may be any size (landmarks are in IOD units)
+            d = as_frames(d, "driver")
+            check_frame_size(_frame_size(p), _frame_size(d), "driver")
             if len(d) != len(p): raise ValueError(f"driver and pred: {len(d)} vs {len(p)} frames")
-            pd_ = ev.predict(d, "driver")
-            out["expr_sim"] = _nanmean(ev.expression_similarity(pd_, pp))
-            out["expr_corr"] = ev.expression_correlation(pd_, pp)
-            out["id_sim_driver"] = _nanmean(ev.identity_similarity(pd_, pp))
-        return out
-    ident = ArcFaceIdentity(arcface_model) if arcface_model is not None else dlib_identity()
-    out["id_backend"] = ident.name
-    if source is not None or driver is not None:
-        ep = ident(p, "pred")
-        for key, ref, name in (("id_sim", source, "source"), ("id_sim_driver", driver, "driver")):
+        if self.prev is not None:  # the transition from the previous chunk's last frame
+            pp, tp = self.prev
+            self._add("e", frame_change_error(torch.cat([pp, p[:1]]), None if t is None else torch.cat([tp, t[:1]])))
+        if len(p) >= 2: self._add("e", frame_change_error(p, t))
+        self.prev = (p[-1:], None if t is None else t[-1:]); self.n += len(p)
+        if self.backend == "synth" and self.ev is not None and (self.src is not None or d is not None):
+            self._add("pred_out", self.ev.predict(p, "pred"))  # each clip through the networks once
+            if d is not None: self._add("driver_out", self.ev.predict(d, "driver"))
+        elif self.backend == "real" and (self.src is not None or d is not None):
+            self._add("pred_emb", self.ident(p, "pred"))
+            if d is not None:
+                self._add("driver_emb", self.ident(d, "driver"))
+                for k, v in self.lex.compare(d, p).items(): self._add(k, v)
+
+    def _cat(self, key):
+        v = self.cols[key]
+        if isinstance(v[0], Mapping): return {k: np.concatenate([o[k] for o in v]) for k in v[0]}
+        return torch.cat(v) if isinstance(v[0], torch.Tensor) else np.concatenate(v)
+
+    def result(self) -> dict:
+        "Means over frames (and the clip-level numbers) of everything added."
+        out: dict = {"frames": self.n}
+        if self.have_target:
+            out.update(psnr=float(self._cat("psnr").mean()),  # inf when every frame is identical
+                       ssim=float(self._cat("ssim").mean()), lpips=float(self._cat("lpips").mean()))
+        if self.n >= 2:
+            tc = _temporal_summary(self._cat("e").cpu().double().numpy(), self.boundaries, self.have_target)
+            if self.have_target: out.update(temporal_err=tc["temporal_err"], seam=tc["temporal_err_boundary"], seam_ratio=tc["seam_ratio"])
+            else: out["temporal_change"] = tc["temporal_change"]
+        if self.src is None and not self.have_driver: return out
+        if self.backend == "synth":
+            ev, pp = self.ev, self._cat("pred_out")
+            out["id_backend"] = out["expr_backend"] = "synth"
+            if self.src is not None: out["id_sim"] = _nanmean(ev.identity_similarity(self.src, pp))
+            if self.have_driver:
+                pd_ = self._cat("driver_out")
+                out["expr_sim"] = _nanmean(ev.expression_similarity(pd_, pp))
+                out["expr_corr"] = ev.expression_correlation(pd_, pp)
+                out["id_sim_driver"] = _nanmean(ev.identity_similarity(pd_, pp))
+            return out
+        out["id_backend"] = self.ident.name
+        ep = self._cat("pred_emb")
+        for key, ref in (("id_sim", self.src), ("id_sim_driver", self._cat("driver_emb") if self.have_driver else None)):
             if ref is None: continue
-            er = ident(ref, name)
+            er = self.ident(ref, "source") if key == "id_sim" else ref
             er = er[np.isfinite(er).all(1)]
             sims = cosine(ep, er.mean(0)[None]) if len(er) else np.full(len(ep), np.nan)
             out[key] = _nanmean(sims)
         out["id_face_frac"] = float(np.isfinite(ep).all(1).mean())
-    if driver is not None:
-        lex = landmark_expression(landmarker)
-        r = lex.compare(driver, p)
-        out.update(expr_backend=lex.name, expr_dist=_nanmean(r["expr_dist"]), expr_procrustes=_nanmean(r["expr_procrustes"]),
-                   expr_face_frac=float(np.isfinite(r["expr_dist"]).mean()))
-    return out
+        if self.have_driver:
+            dist, proc = self._cat("expr_dist"), self._cat("expr_procrustes")
+            out.update(expr_backend=self.lex.name, expr_dist=_nanmean(dist), expr_procrustes=_nanmean(proc),
+                       expr_face_frac=float(np.isfinite(dist).mean()))
+        return out
+
+def evaluate(pred,                     # T x 3 x H x W float in [0, 1] (or T x H x W x 3 uint8): the output clip
+             target=None,              # ground-truth frames, same shape as pred (self-reenactment / synth cross)
+             source=None,              # S x 3 x h x w reference frame(s) of the identity (real: any size; synth: pred's)
+             driver=None,              # T x 3 x h x w driving frames (real: any size; synth: pred's size)
+             backend: str = "synth",   # "synth" (a trained `Scorer`, e.g. the SynthPortraits evaluators) or "real" (dlib + MediaPipe)
+             boundaries: Sequence[int] = (),  # first frames of new generation windows (temporal seams)
+             lpips_net: str = "alex",
+             evaluator: Scorer | None = None,   # synth backend: the scorer (`evaluators.load_synth_evaluator()`)
+             arcface_model: str | os.PathLike | None = None,  # real backend: use ArcFace (this ONNX) instead of dlib
+             landmarker: str = "mediapipe"              # real backend expression landmarks: "mediapipe" or "fan"
+            ) -> dict:
+    "All metrics the inputs allow for one clip (means over frames), plus which backends produced them."
+    acc = _ClipScores(source, target is not None, driver is not None, backend, boundaries, lpips_net, evaluator,
+                      arcface_model, landmarker)
+    acc.add(pred, target, driver)
+    return acc.result()
 
 # %% ../nbs/10_metrics.ipynb #c9f91f59
 def protocol_table(clips,                     # iterable of dicts: kind ("self"/"cross"), pred, and target/source/driver/boundaries/clip_id as available
@@ -948,29 +584,64 @@ def summarize(df,                         # protocol_table output
 VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".gif", ".webm")
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
-def read_frames(path: str | os.PathLike  # video file, image folder, single image, or .npz/.npy with rgb frames
-               ) -> np.ndarray:          # T x H x W x 3 uint8
-    "Read frames from a video, an image folder, an image, or an .npz (`rgb`) / .npy array."
+def _rgb(f: np.ndarray) -> np.ndarray:
+    "One frame or a batch as ... x H x W x 3 (grey stacked, alpha dropped)."
+    f = np.asarray(f)
+    return np.repeat(f[..., None], 3, axis=-1) if f.ndim == 2 else f[..., :3]
+
+def iter_frames(path: str | os.PathLike,     # video file, image folder, single image, or .npz/.npy with rgb frames
+                chunk: int = 32,             # frames per chunk
+                max_frames: int | None = None  # stop after this many frames (None: all)
+               ) -> Iterator[np.ndarray]:    # chunks of t x H x W x 3 uint8 (t <= chunk)
+    "Read frames chunk by chunk (a video is decoded as it is read; .npy is memory-mapped), so memory stays bounded."
     import imageio.v2 as iio
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"{path}: no such file or folder")
+    if chunk < 1: raise ValueError(f"chunk: expected a positive frame count, got {chunk}")
+    suf = path.suffix.lower()
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTS)
         if not files: raise ValueError(f"{path}: folder holds no {IMAGE_EXTS} images")
-        frames = np.stack([np.asarray(iio.imread(p))[..., :3] for p in files])
-    elif path.suffix.lower() == ".npz":
-        with np.load(path) as z:
-            if "rgb" not in z: raise ValueError(f"{path}: expected an 'rgb' array, found {list(z.keys())}")
-            frames = z["rgb"]
-    elif path.suffix.lower() == ".npy": frames = np.load(path)
-    elif path.suffix.lower() in VIDEO_EXTS:
-        with iio.get_reader(path) as r: frames = np.stack([np.asarray(f)[..., :3] for f in r])
-    elif path.suffix.lower() in IMAGE_EXTS: frames = np.asarray(iio.imread(path))[None, ..., :3]
+        frames = (_rgb(iio.imread(p)) for p in files)
+    elif suf in (".npz", ".npy"):
+        if suf == ".npz":
+            with np.load(path) as z:
+                if "rgb" not in z: raise ValueError(f"{path}: expected an 'rgb' array, found {list(z.keys())}")
+                arr = z["rgb"]
+        else: arr = np.load(path, mmap_mode="r")
+        arr = _rgb(arr) if arr.ndim == 3 and arr.dtype == np.uint8 else arr
+        if arr.ndim != 4 or arr.shape[-1] != 3 or arr.dtype != np.uint8 or len(arr) == 0:
+            raise ValueError(f"{path}: expected T x H x W x 3 uint8 frames (T >= 1), got {arr.shape} {arr.dtype}")
+        frames = iter(arr)
+    elif suf in VIDEO_EXTS:
+        def _video():
+            with iio.get_reader(path) as r:
+                for f in r: yield _rgb(f)
+        frames = _video()
+    elif suf in IMAGE_EXTS: frames = iter([_rgb(iio.imread(path))])
     else: raise ValueError(f"{path}: unknown kind of file; expected a folder, {VIDEO_EXTS}, {IMAGE_EXTS}, .npz or .npy")
-    if frames.ndim == 3: frames = np.repeat(frames[..., None], 3, axis=-1)  # grey
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
-        raise ValueError(f"{path}: expected T x H x W x 3 uint8 frames (T >= 1), got {frames.shape} {frames.dtype}")
-    return frames
+    buf, n, shape = [], 0, None
+    for f in frames:
+        if max_frames is not None and n >= max_frames: break
+        if f.ndim != 3 or f.shape[-1] != 3 or f.dtype != np.uint8 or (shape is not None and f.shape != shape):
+            raise ValueError(f"{path}: expected T x H x W x 3 uint8 frames of one size, frame {n} is {f.shape} {f.dtype}")
+        shape = f.shape; buf.append(f); n += 1
+        if len(buf) == chunk: yield np.stack(buf); buf = []
+    if buf: yield np.stack(buf)
+    if n == 0: raise ValueError(f"{path}: expected T x H x W x 3 uint8 frames (T >= 1), found none")
+
+def read_frames(path: str | os.PathLike  # video file, image folder, single image, or .npz/.npy with rgb frames
+               ) -> np.ndarray:          # T x H x W x 3 uint8
+    "Read all frames from a video, an image folder, an image, or an .npz (`rgb`) / .npy array."
+    return np.concatenate(list(iter_frames(path, chunk=256)))
+
+def json_safe(obj):
+    "A copy of `obj` that `json.dumps(..., allow_nan=False)` accepts: NaN and inf floats become None (JSON null)."
+    if isinstance(obj, Mapping): return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)): return [json_safe(v) for v in obj]
+    if isinstance(obj, (np.generic, np.ndarray)): return json_safe(obj.tolist())
+    if isinstance(obj, float): return obj if math.isfinite(obj) else None
+    return obj
 
 def evaluate_videos(pred: str | os.PathLike,               # the output video / folder / .npz
                     target: str | os.PathLike | None = None,  # ground truth, same frame count and size
@@ -978,18 +649,29 @@ def evaluate_videos(pred: str | os.PathLike,               # the output video / 
                     driver: str | os.PathLike | None = None,  # driving video
                     backend: str = "real",                 # "real" for real faces, "synth" for SynthPortraits output
                     boundaries: Sequence[int] = (),        # window-start frame indices (temporal seams)
-                    out: str | os.PathLike | None = None,  # write the result here as JSON
+                    out: str | os.PathLike | None = None,  # write the result here as JSON (NaN/inf as null)
                     max_frames: int | None = None,         # evaluate only the first frames (None: all)
+                    chunk: int = 8,                        # frames read and scored at a time (peak memory grows with it)
                     **kwargs                               # passed on to `evaluate` (lpips_net, arcface_model, landmarker, evaluator)
                    ) -> dict:
-    "Evaluate files: read them with `read_frames`, run `evaluate`, return (and optionally save) the metrics."
-    frames = {k: (read_frames(v)[:max_frames] if v is not None else None)
-              for k, v in dict(pred=pred, target=target, source=source, driver=driver).items()}
-    if target is not None and len(frames["target"]) != len(frames["pred"]):
-        raise ValueError(f"pred and target: {len(frames['pred'])} vs {len(frames['target'])} frames")
-    res = evaluate(frames["pred"], frames["target"], frames["source"], frames["driver"], backend=backend,
-                   boundaries=boundaries, **kwargs)
-    res = {**res, "inputs": {k: (str(v) if v is not None else None) for k, v in dict(pred=pred, target=target, source=source, driver=driver).items()},
-           "backend": backend}
-    if out is not None: save_json(res, out)
+    "Evaluate files, streaming them chunk by chunk through `evaluate`'s accumulator; return (and optionally save) the metrics."
+    names = dict(pred=pred, target=target, source=source, driver=driver)
+    acc = _ClipScores(read_frames(source)[:max_frames] if source is not None else None, target is not None, driver is not None, backend,
+                      boundaries, kwargs.pop("lpips_net", "alex"), kwargs.pop("evaluator", None),
+                      kwargs.pop("arcface_model", None), kwargs.pop("landmarker", "mediapipe"), **kwargs)
+    streams = {k: iter_frames(names[k], chunk, max_frames) for k in ("pred", "target", "driver") if names[k] is not None}
+    counts = dict.fromkeys(streams, 0)
+    while True:
+        got = {k: next(s, None) for k, s in streams.items()}
+        for k, v in got.items(): counts[k] += 0 if v is None else len(v)
+        if all(v is None for v in got.values()): break
+        if any(v is None or len(v) != len(got["pred"]) for v in got.values()):  # lengths differ: count the rest, then refuse
+            for k, s in streams.items(): counts[k] += sum(len(v) for v in s)
+            other = next(k for k in counts if counts[k] != counts["pred"])
+            raise ValueError(f"pred and {other}: {counts['pred']} vs {counts[other]} frames")
+        acc.add(got["pred"], got.get("target"), got.get("driver"))
+    res = {**acc.result(), "inputs": {k: (str(v) if v is not None else None) for k, v in names.items()}, "backend": backend}
+    if out is not None:
+        text = json.dumps(json_safe(res), indent=2, allow_nan=False)  # valid JSON: undefined numbers are null
+        with atomic_write(out, "w") as f: f.write(text)
     return res

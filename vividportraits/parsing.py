@@ -26,7 +26,7 @@ __all__ = ['MP_FACE_OVAL', 'MP_RIGHT_EYE', 'MP_LEFT_EYE', 'MP_RIGHT_BROW', 'MP_L
            'IBUG68_MIRROR', 'FACER_FILES', 'PARSERS', 'FAN_FILES', 'LANDMARKERS', 'NoFaceError', 'as_rgb',
            'MediaPipeMesh', 'polygon_mask', 'colour_model', 'mesh_to_parsing', 'FaceParser', 'MediaPipeParser',
            'hub_checkpoint', 'facer_weights', 'mesh_five_points', 'FacerParser', 'make_facer_standins', 'SynthParser',
-           'get_parser', 'Landmarker', 'MediaPipeLandmarker', 'dlib_model_file', 'DlibLandmarker',
+           'get_parser', 'Landmarker', 'upscale', 'MediaPipeLandmarker', 'dlib_model_file', 'DlibLandmarker',
            'FaceAlignmentLandmarker', 'SynthLandmarker', 'get_landmarker', 'parsing_figure']
 
 # %% ../nbs/03_parsing.ipynb #142d7e07
@@ -88,7 +88,9 @@ class MediaPipeMesh:
                  max_faces: int = 4,           # most faces returned
                  min_confidence: float = 0.5,  # detection confidence threshold
                  small_faces: bool = True):    # when FaceMesh finds nothing, retry on crops around full-range detections
-        import mediapipe as mp
+        try: import mediapipe as mp
+        except ImportError as e:
+            raise ImportError("the MediaPipe face backends need mediapipe: pip install 'vividportraits[faces]'") from e
         self.static, self.max_faces, self.min_confidence = static, max_faces, min_confidence
         self.small_faces = small_faces
         self._mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=static, max_num_faces=max_faces,
@@ -486,22 +488,40 @@ class Landmarker:
         if not out: raise ValueError("images: expected at least one frame")
         return np.stack(out)
 
+def upscale(image: np.ndarray,  # H x W x 3 uint8
+            min_side: int        # the short side wanted (0: never upscale)
+           ) -> tuple[np.ndarray, float]:  # (image, factor): points found in it map back by dividing by factor
+    "Upscale an image (bilinear) so its short side is at least `min_side`; small faces are found more reliably."
+    s = min_side / min(image.shape[:2])
+    if s <= 1: return image, 1.0
+    t = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()
+    t = torch.nn.functional.interpolate(t, size=(round(image.shape[0] * s), round(image.shape[1] * s)), mode="bilinear",
+                                        align_corners=False)
+    return np.ascontiguousarray(t[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy()), s
+
 class MediaPipeLandmarker(Landmarker):
-    "68 iBUG points from MediaPipe FaceMesh through `MP_TO_IBUG68`."
+    "68 iBUG points from MediaPipe FaceMesh through `MP_TO_IBUG68`, or all 478 mesh points (`points='mesh'`)."
     name = "mediapipe"
     def __init__(self, static: bool = True,              # False: tracking mode for video frames
-                 mesh: MediaPipeMesh | None = None):     # share a mesh with a MediaPipeParser (one run per frame)
+                 mesh: MediaPipeMesh | None = None,      # share a mesh with a MediaPipeParser (one run per frame)
+                 points: str = "ibug68",                 # "ibug68" (68 x 2) or "mesh" (478 x 2, irises included)
+                 min_side: int = 0):                     # upscale frames to this short side first (0: as given)
+        if points not in ("ibug68", "mesh"): raise ValueError(f"points: expected 'ibug68' or 'mesh', got {points!r}")
         self.mesh = mesh or MediaPipeMesh(static=static)
-    def detect(self, image: np.ndarray) -> np.ndarray:
-        faces = self.mesh(as_rgb(image))
+        self.points, self.min_side = points, min_side
+    def detect(self, image: np.ndarray) -> np.ndarray:  # 68 x 2 (or 478 x 2) float32 (x, y) pixels of `image`
+        img, s = upscale(as_rgb(image), self.min_side)
+        faces = self.mesh(img)
         if not faces: raise NoFaceError("MediaPipe FaceMesh found no face")
-        return faces[0][list(MP_TO_IBUG68), :2].astype(np.float32)
+        q = faces[0][:, :2] if self.points == "mesh" else faces[0][list(MP_TO_IBUG68), :2]
+        return (q / s).astype(np.float32)
 
 def dlib_model_file(name: str = "shape_predictor_68_face_landmarks.dat") -> Path:
     "Path of a dlib model shipped by the `face-recognition-models` package (found without importing it)."
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or spec.origin is None:
-        raise ImportError("dlib landmarks need `pip install dlib-bin face-recognition-models` (or use 'mediapipe')")
+        raise ImportError("the dlib backends need `dlib-bin` and `face-recognition-models`: pip install 'vividportraits[faces]' "
+                          "(or use the 'mediapipe' landmarker)")
     p = Path(spec.origin).parent/"models"/name
     if not p.is_file(): raise FileNotFoundError(f"{p}: expected dlib model {name} inside face-recognition-models")
     return p
@@ -538,15 +558,13 @@ class FaceAlignmentLandmarker(Landmarker):
     def __init__(self, fan_path: str | os.PathLike | None = None,   # 2DFAN4 weights; None: torch hub cache
                  s3fd_path: str | os.PathLike | None = None,        # S3FD detector weights; None: torch hub cache
                  device: str | None = None):
-        paths = {}
-        for key, given in (("fan", fan_path), ("s3fd", s3fd_path)):
-            p = Path(given) if given else hub_checkpoint(FAN_FILES[key])
-            if not p.is_file():
-                raise FileNotFoundError(
-                    f"face_alignment weights: {FAN_FILES[key]} not found at {p}. This machine cannot download it; "
-                    f"copy the file there (or pass {key}_path=...). The offline backends need no files: "
-                    f"get_landmarker('mediapipe') or get_landmarker('dlib').")
-            paths[key] = p
+        paths = {key: Path(given) if given else hub_checkpoint(FAN_FILES[key])
+                 for key, given in (("fan", fan_path), ("s3fd", s3fd_path))}
+        missing = [f"{FAN_FILES[k]} not found at {p} (or pass {k}_path=...)" for k, p in paths.items() if not p.is_file()]
+        if missing:  # name every missing file at once
+            raise FileNotFoundError(
+                f"face_alignment weights: {'; '.join(missing)}. This machine cannot download them; copy the files there. "
+                f"The offline backends need no files: get_landmarker('mediapipe') or get_landmarker('dlib').")
         import face_alignment
         dev = str(get_device(device))
         with tempfile.TemporaryDirectory() as d:  # FaceAlignment reads FAN only from the hub cache: point it at ours
