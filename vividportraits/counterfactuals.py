@@ -17,7 +17,7 @@ from .synth import (APPEARANCE_FACTORS, IDENTITY_FACTORS, SHAPE_FACTORS, clip_sp
                                   identity_bank, identity_splits, render, render_clip)
 
 # %% auto #0
-__all__ = ['REFERENCES', 'pair_params', 'synth_cross_params', 'render_references', 'render_inputs']
+__all__ = ['REFERENCES', 'pair_params', 'synth_cross_params', 'render_references', 'render_inputs', 'reference_cases']
 
 # %% ../nbs/02a_counterfactuals.ipynb #bd91f9e9
 REFERENCES = ("ground_truth", "shape_leaked", "appearance_leaked", "wrong_expression", "copied_source")
@@ -135,3 +135,18 @@ def render_inputs(params: Mapping,          # `pair_params` / `synth_cross_param
     s = render(params["source_identity"], params["source_expression"][:1], params["source_pose"][:1], params["source_background"], S)
     d = render_clip(params["driver_identity"], params["driver_expression"][:T], params["driver_pose"][:T], params["driver_background"], S)
     return {"source": s["rgb"][0], "driver": d["rgb"]}
+
+# %% ../nbs/02a_counterfactuals.ipynb #859c0372
+def reference_cases(pairs: int = 32,            # cross pairs
+                    frames: int = 16,           # frames per clip
+                    seed: int = 0,              # the dataset seed (0: the evaluation data)
+                    size: int = 64,
+                    identities: int | None = None  # identities of the dataset (None: 2 x pairs, a quarter of them test)
+                   ) -> list[dict]:             # per pair: pair (str), references (name -> T x S x S x 3), source, driver
+    "References and inputs of the first `pairs` cross pairs (two per test identity) of a SynthPortraits dataset."
+    if not isinstance(pairs, (int, np.integer)) or pairs < 1: raise ValueError(f"pairs: expected a positive int, got {pairs!r}")
+    n_test = max(3, (int(pairs) + 1) // 2)  # two pairs per test identity; 3 identities give 6 ordered pairs
+    ps = synth_cross_params(identities=identities or 4 * n_test, frames=frames, size=size, seed=seed, test_fraction=0.25,
+                            n_cross=int(pairs))
+    if len(ps) < pairs: raise ValueError(f"pairs: the dataset offers {len(ps)} cross pairs, asked for {pairs}")
+    return [{"pair": f'{p["source"]}>{p["driver"]}', "references": render_references(p), **render_inputs(p)} for p in ps]
