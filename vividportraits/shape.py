@@ -240,7 +240,7 @@ def _load_shape_reader(path: str, device: str) -> ShapeReader:
     r = ShapeReader(m, cfg, device=device); r.path = p
     return r
 
-# %% ../nbs/10b_shape.ipynb #1e0d5c3b
+# %% ../nbs/10b_shape.ipynb #4a84ad4e
 CARRIED_EXCLUDED = ("gaze_x", "gaze_y")
 "Expression factors no condition carries (the parsing map's eye label ignores the iris; iBUG-68 has no pupil): left out of `expr_sim_carried`."
 
@@ -284,7 +284,7 @@ def expr_sim_carried(driver, pred, evaluator=None) -> np.ndarray:  # per frame; 
     if len(a) != len(b): raise ValueError(f"driver and pred: {len(a)} vs {len(b)} frames")
     return 1 - (np.abs(a[:, keep] - b[:, keep]) / np.asarray(ev.chance)[keep]).mean(-1)
 
-# %% ../nbs/10b_shape.ipynb #7fa0fcfc
+# %% ../nbs/10b_shape.ipynb #8fcc7e12
 def expression_r2(synth,                     # the `vividportraits.synth` module (passed in)
                   evaluator=None,            # default: the shipped synth evaluator (its expression reader)
                   n: int = 2048,             # frames (n / 4 identities)
@@ -303,7 +303,7 @@ def expression_r2(synth,                     # the `vividportraits.synth` module
     df["carried"] = [f in carried_factors(ev) for f in names]
     return df
 
-# %% ../nbs/10b_shape.ipynb #eab33dd5
+# %% ../nbs/10b_shape.ipynb #1ad29c41
 VALIDATION_METRICS = {"id_app": 1, "id_face": 1, "shape_leak": -1, "expr_carried": 1, "lpips": -1, "psnr": 1, "ssim": 1}
 "Metric -> direction (+1: higher is better, -1: lower is better)."
 _S, _N, _C = "separate", "near chance", "not worse"
