@@ -46,7 +46,7 @@ def main(argv=None):
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     from vividportraits import counterfactuals as CF, shape as SH
-    from vividportraits.metrics import load_synth_evaluator
+    from vividportraits.evaluators import load_synth_evaluator
     t0 = time.time()
     cases = CF.reference_cases(pairs=a.pairs, frames=a.frames, seed=a.seed)
     t_render = time.time() - t0

@@ -1,5 +1,6 @@
 """Counterfactual references and the validated metrics (issue 14): import boundaries, the references against a stored
 dataset, and a few validation numbers pinned on a small deterministic set (8 cross pairs of 8 frames, data seed 0)."""
+import ast
 import subprocess
 import sys
 
@@ -9,7 +10,7 @@ import torch
 
 from vividportraits import counterfactuals as CF, shape as SH
 from vividportraits.dataset import pairs as dataset_pairs, read_clip
-from vividportraits.metrics import load_synth_evaluator
+from vividportraits.evaluators import load_synth_evaluator
 from vividportraits.synth import generate_dataset
 
 
@@ -17,14 +18,15 @@ def _kit_imports(module: str) -> set:
     code = f"import sys, {module}; print(sorted(m for m in sys.modules if m.startswith('vividportraits.')))"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
-    return set(eval(r.stdout.strip().splitlines()[-1]))
+    return set(ast.literal_eval(r.stdout.strip().splitlines()[-1]))
 
 
 def test_import_boundaries():
-    "counterfactuals imports core, synth, dataset; shape imports core and metrics (never synth, nor our model)."
+    "counterfactuals imports core, synth, dataset; shape imports the metrics and evaluators (never synth, nor our model)."
     assert _kit_imports("vividportraits.counterfactuals") <= {"vividportraits.core", "vividportraits.synth", "vividportraits.dataset",
                                                               "vividportraits.counterfactuals"}
-    assert _kit_imports("vividportraits.shape") <= {"vividportraits.core", "vividportraits.metrics", "vividportraits.shape"}
+    assert _kit_imports("vividportraits.shape") <= {"vividportraits.core", "vividportraits.parsing", "vividportraits.metrics",
+                                                    "vividportraits.evaluators", "vividportraits.shape"}
 
 
 def test_ground_truth_is_the_stored_target(tmp_path):

@@ -21,8 +21,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .core import atomic_write, get_device, load_json, save_json, seed_everything, sha256_file, to_pm1
-from .metrics import (as_frames, cosine, gaussian_blur, load_synth_evaluator, lpips_distance, psnr, r2_per_factor,
-                      ssim)
+from .evaluators import gaussian_blur, load_synth_evaluator, r2_per_factor
+from .metrics import as_frames, cosine, lpips_distance, psnr, ssim
 
 # %% auto #0
 __all__ = ['SHAPE_READER_NAME', 'SHAPE_WEIGHTS_DIR', 'SHAPE_BLUR_SIGMA', 'SHAPE_NOISE', 'CARRIED_EXCLUDED', 'VALIDATION_METRICS',
