@@ -20,7 +20,8 @@ import skimage.data
 
 from vividportraits.core import write_video
 from vividportraits.parsing import as_rgb
-from vividportraits.prepare import affine_clip, prepare
+from vividportraits.prepare import prepare
+from vividportraits.testclips import affine_clip
 
 
 def _cpu() -> float:

@@ -204,7 +204,7 @@ def test_prepare_mediapipe_logs_quiet(tmp_path):
     pytest.importorskip("mediapipe")
     import skimage.data
     from vividportraits.core import write_video
-    from vividportraits.prepare import affine_clip
+    from vividportraits.testclips import affine_clip
     src = tmp_path/"src"; src.mkdir()
     write_video(affine_clip(skimage.data.astronaut(), frames=4, size=128, seed=1), src/"astro.mp4", fps=4)
     code = f"from vividportraits.prepare import prepare; print(prepare({str(src)!r}, {{out!r}}, size=64, progress=False)['message'])"

@@ -12,7 +12,8 @@ pytest.importorskip("mediapipe")
 
 from vividportraits.core import write_video, LABEL
 from vividportraits.dataset import FrameDataset, Manifest, read_clip
-from vividportraits.prepare import affine_clip, prepare, read_video, VideoReadError
+from vividportraits.prepare import prepare, read_video, VideoReadError
+from vividportraits.testclips import affine_clip
 
 
 @pytest.fixture(scope="module")

@@ -18,19 +18,16 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from .core import LABEL, InputError, quiet_native_logs, require, save_json, load_json
-from .dataset import Manifest, write_clip, failed_entry, read_clip, FrameDataset
-from .parsing import (NoFaceError, as_rgb, get_parser, get_landmarker, MediaPipeMesh, MediaPipeParser,
-                                    MediaPipeLandmarker, MP_LIPS_INNER_UPPER, MP_LIPS_INNER_LOWER,
-                                    MP_LIPS_OUTER_LOWER, MP_FACE_OVAL, MP_RIGHT_EYE, MP_LEFT_EYE, MP_NOSE,
-                                    MP_RIGHT_BROW, MP_LEFT_BROW, MP_LIPS_OUTER_UPPER, polygon_mask)
+from .core import InputError, quiet_native_logs, require
+from .dataset import Manifest, write_clip, failed_entry
+from .parsing import NoFaceError, MediaPipeMesh, as_rgb, get_parser, get_landmarker
 from .segmentation import get_segmenter
 
 # %% auto #0
 __all__ = ['VIDEO_EXTS', 'IMAGE_EXTS', 'BACKEND_PACKAGES', 'NOISE_WARNINGS', 'VideoReadError', 'iter_frames', 'read_video',
            'video_fps', 'FaceBoxDetector', 'square_box', 'smooth_boxes', 'crop_matrix', 'crop_frame', 'center_square',
-           'crop_face', 'check_face', 'affine_clip', 'mouth_clip', 'build_backends', 'fill_missing', 'analyse_video',
-           'list_sources', 'add_eval_pairs', 'prepare']
+           'crop_face', 'check_face', 'build_backends', 'fill_missing', 'analyse_video', 'list_sources',
+           'add_eval_pairs', 'prepare']
 
 # %% ../nbs/05_prepare.ipynb #cceaeb31
 VIDEO_EXTS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
@@ -245,82 +242,6 @@ def check_face(image: np.ndarray,          # H x W x 3 uint8 picture (e.g. a sou
     p = get_parser(parser) if isinstance(parser, str) else parser
     try: p.parse(img)
     except NoFaceError as e: raise NoFaceError(f"{name}: no face found ({e})") from e
-
-# %% ../nbs/05_prepare.ipynb #d2ac067e
-def affine_clip(image: np.ndarray,     # H x W x 3 uint8 (or grey) source picture
-                frames: int = 24,      # T
-                size: int | None = None,  # output side (square centre crop, resized); None: keep H x W
-                shift: float = 0.04,   # peak translation as a fraction of the side
-                rotate: float = 4.0,   # peak rotation in degrees
-                zoom: float = 0.05,    # peak relative zoom
-                seed: int = 0          # phases of the sinusoids
-               ) -> np.ndarray:        # T x S x S x 3 uint8
-    "A clip of smooth global affine motion (translation, rotation, zoom) of one picture."
-    import cv2
-    img = as_rgb(image)
-    if size is not None:
-        h, w = img.shape[:2]; s = min(h, w)
-        img = cv2.resize(img[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s], (size, size),
-                         interpolation=cv2.INTER_AREA)
-    h, w = img.shape[:2]
-    ph = np.random.default_rng(seed).uniform(0, 2 * np.pi, 4)
-    out = []
-    for t in range(frames):
-        u = 2 * np.pi * t / max(frames, 1)
-        M = cv2.getRotationMatrix2D((w / 2, h / 2), rotate * np.sin(u + ph[0]), 1 + zoom * np.sin(u + ph[1]))
-        M[:, 2] += (shift * w * np.sin(u + ph[2]), shift * h * np.sin(u + ph[3]))
-        out.append(cv2.warpAffine(img, M, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT))
-    return np.stack(out)
-
-def mouth_clip(image: np.ndarray,      # H x W x 3 uint8 portrait with one visible face
-               frames: int = 24,       # T
-               open_frac: float = 0.35,   # a_max, as a fraction of the mouth width
-               mesh: MediaPipeMesh | None = None  # FaceMesh to use (one is made if None)
-              ) -> tuple[np.ndarray, np.ndarray]:  # (T x H x W x 3 uint8 clip, T mouth opening a(t) in pixels)
-    "A clip whose mouth opens and closes, made by a FaceMesh-driven piecewise-affine warp of one portrait."
-    import cv2
-    from scipy.interpolate import LinearNDInterpolator
-    img = as_rgb(image); H, W = img.shape[:2]
-    faces = (mesh or MediaPipeMesh())(img)
-    if not faces: raise NoFaceError("mouth_clip: MediaPipe FaceMesh found no face in the image")
-    p = faces[0][:, :2].astype(np.float64)
-    corners_y = p[[61, 291], 1].mean(); chin_y = p[152, 1]
-    mouth_w = np.linalg.norm(p[61] - p[291])
-    idx = sorted(set(MP_FACE_OVAL) | set(MP_LIPS_OUTER_UPPER) | set(MP_LIPS_OUTER_LOWER) | set(MP_LIPS_INNER_UPPER)
-                 | set(MP_LIPS_INNER_LOWER) | set(MP_NOSE) | set(MP_RIGHT_EYE) | set(MP_LEFT_EYE))
-    src = p[idx]
-    weight = np.zeros(len(idx))
-    lower = (set(MP_LIPS_OUTER_LOWER) | set(MP_LIPS_INNER_LOWER)) - {61, 291, 78, 308}
-    for k, i in enumerate(idx):
-        if i in lower: weight[k] = 1.0
-        elif i in MP_FACE_OVAL and p[i, 1] > corners_y:
-            weight[k] = np.clip((p[i, 1] - corners_y) / max(chin_y - corners_y, 1), 0, 1) ** 0.5
-    # fixed anchors: a ring around the face keeps the warp local (outside it the map is the identity)
-    c = p[list(MP_FACE_OVAL)].mean(0); ring = c + 1.6 * (p[list(MP_FACE_OVAL)] - c)
-    x0, y0 = np.floor(np.clip(ring.min(0), 0, [W - 1, H - 1])).astype(int)
-    x1, y1 = np.ceil(np.clip(ring.max(0), 0, [W - 1, H - 1])).astype(int)
-    gy, gx = np.mgrid[y0:y1 + 1, x0:x1 + 1].astype(np.float32)
-    amps = open_frac * mouth_w * np.sin(np.pi * np.arange(frames) / max(frames, 1)) ** 2
-    inner_up = [idx.index(i) for i in MP_LIPS_INNER_UPPER]; inner_lo = [idx.index(i) for i in MP_LIPS_INNER_LOWER]
-    out = []
-    for a in amps:
-        if a < 0.5: out.append(img.copy()); continue
-        dst = src.copy(); dst[:, 1] += a * weight
-        # piecewise-affine warp: over a Delaunay triangulation of the moved points, each output pixel's source
-        # position is the barycentric (linear) interpolation of the triangle's original points
-        f = LinearNDInterpolator(np.concatenate([dst, ring]), np.concatenate([src, ring]))
-        sxy = f(np.c_[gx.ravel(), gy.ravel()])
-        inside = np.isfinite(sxy).all(1)
-        mapx, mapy = gx.ravel().copy(), gy.ravel().copy()
-        mapx[inside], mapy[inside] = sxy[inside, 0], sxy[inside, 1]
-        fr = img.copy()
-        fr[y0:y1 + 1, x0:x1 + 1] = cv2.remap(img, mapx.reshape(gx.shape), mapy.reshape(gy.shape), cv2.INTER_LINEAR,
-                                             borderMode=cv2.BORDER_REPLICATE)
-        gap = polygon_mask(np.concatenate([src[inner_up], dst[inner_lo][::-1]]), (H, W))
-        gap &= ~polygon_mask(np.concatenate([src[inner_up], src[inner_lo][::-1]]), (H, W))  # keep the teeth shown
-        fr[gap] = (fr[gap] * 0.25 + np.array([60, 15, 20]) * 0.75).astype(np.uint8)
-        out.append(fr)
-    return np.stack(out), amps.astype(np.float32)
 
 # %% ../nbs/05_prepare.ipynb #62757601
 BACKEND_PACKAGES = {"mediapipe": "mediapipe", "facer": "facer", "face_alignment": "face_alignment", "dlib": "dlib"}
