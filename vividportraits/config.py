@@ -22,10 +22,11 @@ from .core import IBUG68_GROUPS, NUM_CLASSES
 
 # %% auto #0
 __all__ = ['MOTION_KINDS', 'LONG_VIDEO_STRATEGIES', 'SAMPLERS', 'PREDICTION_TYPES', 'MIXED_PRECISION', 'BLEND_RAMPS',
-           'DEFAULT_SCALE_RANGE', 'MODEL_PRESETS', 'TRAIN_FIELD_RENAMES', 'BASELINE', 'EXPERIMENT_PRESETS',
-           'PRESET_TO_TRAIN', 'RUN_TO_TRAIN', 'GRIDS', 'parse_scale_range', 'parse_bool', 'parse_choice', 'check_kind',
-           'condition_channels', 'field_names', 'shared_fields', 'auto_prediction_type', 'ModelConfig', 'get_preset',
-           'TrainConfig', 'variant_name', 'variant_dir_name', 'ExperimentPreset', 'RunConfig', 'paper_grid']
+           'DEFAULT_SCALE_RANGE', 'MODEL_PRESETS', 'TRAIN_FIELD_RENAMES', 'BASELINE', 'EVAL_ONLY_FIELDS',
+           'EXPERIMENT_PRESETS', 'PRESET_TO_TRAIN', 'RUN_TO_TRAIN', 'GRIDS', 'parse_scale_range', 'parse_bool',
+           'parse_choice', 'check_kind', 'condition_channels', 'field_names', 'shared_fields', 'auto_prediction_type',
+           'ModelConfig', 'get_preset', 'TrainConfig', 'variant_name', 'variant_dir_name', 'ExperimentPreset',
+           'RunConfig', 'paper_grid']
 
 # %% ../nbs/00a_config.ipynb #e092363e
 MOTION_KINDS = ("parsing", "landmarks", "rgb")
@@ -392,20 +393,28 @@ class ExperimentPreset:
     sample_steps: int          # DDIM steps at evaluation
     guidance: float            # classifier-free guidance on the reference (1 = off)
     max_minutes: float         # wall-clock cap on each training stage (the step count is the target)
+    # the evaluation protocol (evaluation only: not part of `RunConfig.train_key`, see EVAL_ONLY_FIELDS)
+    eval_identities: int = 0   # held-out identities of a separate evaluation set rendered with `eval_seed` (no identity
+                               # shared with training); 0: evaluate `eval_self` + `eval_cross` pairs of the training data's test split
+    eval_pairs: int = 0        # with eval_identities: self clips evaluated, and as many cross clips (balanced sources/drivers)
+    eval_seed: int = 1         # data seed of the evaluation set (the training data uses seed 0)
+
+EVAL_ONLY_FIELDS = ("eval_identities", "eval_pairs", "eval_seed")
+"ExperimentPreset fields that only change the evaluation: left out of `RunConfig.train_key`, so checkpoints stay shared."
 
 EXPERIMENT_PRESETS = {
     "smoke": ExperimentPreset(model="tiny", image_size=64, identities=6, clips_per_identity=1, frames=16,
                               test_fraction=0.34, train_steps=30, temporal_steps=4, batch_size=8, lr=2e-3,
                               eval_self=1, eval_cross=1, eval_frames=12, window=8, overlap=2, sample_steps=8,
-                              guidance=1.0, max_minutes=1.5),
+                              guidance=1.0, max_minutes=1.5, eval_identities=3, eval_pairs=1),
     "cpu": ExperimentPreset(model="tiny", image_size=64, identities=40, clips_per_identity=2, frames=24,
                             test_fraction=0.2, train_steps=1700, temporal_steps=300, batch_size=8, lr=2e-3,
                             eval_self=4, eval_cross=4, eval_frames=24, window=8, overlap=2, sample_steps=15,
-                            guidance=1.0, max_minutes=12.0),
+                            guidance=1.0, max_minutes=12.0, eval_identities=16, eval_pairs=32),
     "gpu": ExperimentPreset(model="tiny", image_size=64, identities=200, clips_per_identity=2, frames=32,
                             test_fraction=0.1, train_steps=1500, temporal_steps=300, batch_size=32, lr=1e-3,
                             eval_self=10, eval_cross=10, eval_frames=32, window=16, overlap=4, sample_steps=25,
-                            guidance=1.0, max_minutes=3.0),
+                            guidance=1.0, max_minutes=3.0, eval_identities=16, eval_pairs=32),
 }
 "The experiment presets by name."
 
@@ -474,7 +483,7 @@ class RunConfig:
     def train_key(self) -> str:
         "A short hash of what training depends on, so variants that differ only at inference share a checkpoint."
         d = {k: v for k, v in self.to_dict().items() if k not in ("long_video", "run_dir", "ckpt_cache")}
-        d["preset_values"] = asdict(self.experiment)
+        d["preset_values"] = {k: v for k, v in asdict(self.experiment).items() if k not in EVAL_ONLY_FIELDS}
         return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
     def _protocol(self, stage: int) -> dict:

@@ -31,9 +31,9 @@ __all__ = ['LAPA_CLASSES', 'FACER_LAPA_NAMES', 'NUM_CLASSES', 'LABEL', 'LAPA_PAL
            'PROCESS_START', 'TEMP_RE', 'EXTRAS', 'KEY_PACKAGES', 'ASSETS', 'seed_everything', 'get_device',
            'autocast_dtype', 'img_to_tensor', 'tensor_to_img', 'to_pm1', 'from_pm1', 'colorize_parsing', 'atomic_write',
            'save_json', 'load_json', 'save_npz', 'InputError', 'inside', 'clean_stale_temps', 'MissingExtraError',
-           'require', 'quiet_native_logs', 'package_versions', 'git_sha', 'hardware', 'portable_paths', 'project_root',
-           'write_results', 'Timer', 'show_images', 'write_video', 'show_video', 'cache_dir', 'sha256_file',
-           'fetch_asset']
+           'require', 'quiet_native_logs', 'package_versions', 'git_sha', 'commit_info', 'hardware', 'portable_paths',
+           'project_root', 'write_results', 'Timer', 'show_images', 'write_video', 'show_video', 'cache_dir',
+           'sha256_file', 'fetch_asset']
 
 # %% ../nbs/00_core.ipynb #2fec2f33
 def seed_everything(seed: int  # the seed for python, numpy and torch (CPU and CUDA)
@@ -322,6 +322,13 @@ def git_sha(path: str | os.PathLike | None = None) -> str | None:
                                capture_output=True, text=True, timeout=10).stdout.strip()
         return sha.stdout.strip() + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError): return None
+
+def commit_info(sha: str | None  # a `git_sha` string ("<sha>" or "<sha>+dirty"), or None
+               ) -> dict | None:  # {"commit": sha, "dirty": bool}, or None when `sha` is None
+    "A recorded `git_sha` as a commit and a `dirty` flag (a run from a modified tree is not reproducible from its commit)."
+    if sha is None: return None
+    if not isinstance(sha, str) or not sha: raise ValueError(f"sha: expected a git_sha string or None, got {sha!r}")
+    return {"commit": sha.removesuffix("+dirty"), "dirty": sha.endswith("+dirty")}
 
 def hardware() -> dict:
     "A short description of the machine: CPU count, torch threads, GPU name if any."

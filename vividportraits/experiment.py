@@ -18,12 +18,12 @@ from typing import Sequence
 
 import numpy as np
 
-from . import long_video as lv, metrics as M, synth
+from . import counterfactuals as CF, long_video as lv, metrics as M, shape as SH, synth
 from .checkpoint import checkpoint_state, load_checkpoint
 from .config import (BASELINE, DEFAULT_SCALE_RANGE, EXPERIMENT_PRESETS, LONG_VIDEO_STRATEGIES, MOTION_KINDS,
                                    ExperimentPreset, RunConfig, parse_bool, parse_choice, parse_scale_range,
                                    variant_dir_name, variant_name)
-from .core import (Timer, atomic_write, cache_dir, get_device, load_json, save_json, seed_everything,
+from .core import (Timer, atomic_write, commit_info, git_sha, cache_dir, get_device, load_json, save_json, seed_everything,
                                  show_images, write_results, write_video)
 from .dataset import Manifest, pairs, read_clip
 from .evaluators import load_synth_evaluator
@@ -32,9 +32,11 @@ _all_ = ["RunConfig", "ExperimentPreset", "EXPERIMENT_PRESETS", "BASELINE", "var
          "parse_scale_range"]  # defined in `config`; re-exported for `from vividportraits.experiment import *`
 
 # %% auto #0
-__all__ = ['prepare_data', 'train_variant', 'evaluate_variant', 'sample_strip', 'show_data', 'show_training', 'show_samples',
-           'write_run', 'run_experiment', 'default_template', 'file_lock', 'RunConfig', 'ExperimentPreset',
-           'EXPERIMENT_PRESETS', 'BASELINE', 'variant_name', 'variant_dir_name', 'parse_scale_range']
+__all__ = ['CLIP_ID_COLUMNS', 'PROTOCOL_METRICS', 'PROTOCOL_REFERENCES', 'prepare_data', 'train_variant', 'evaluate_variant',
+           'sample_strip', 'show_data', 'show_training', 'show_samples', 'write_run', 'clip_records', 'run_experiment',
+           'protocol_pairs', 'prepare_eval_data', 'protocol_clips', 'gaze_sim', 'score_systems', 'clip_references',
+           'default_template', 'file_lock', 'RunConfig', 'ExperimentPreset', 'EXPERIMENT_PRESETS', 'BASELINE',
+           'variant_name', 'variant_dir_name', 'parse_scale_range']
 
 # %% ../nbs/13_experiment.ipynb #b00fff8d
 def prepare_data(cfg: RunConfig, progress: bool = True) -> Path:
@@ -81,16 +83,24 @@ def evaluate_variant(cfg: RunConfig, ckpt: str | os.PathLike, data_root: str | o
     model, _ = load_checkpoint(ckpt)
     train_config = checkpoint_state(ckpt)["train_config"]   # as recorded, whatever its layout
     model = model.to(device).eval()
+    train_sha = checkpoint_state(ckpt).get("git_sha")  # recorded by newer training runs; else write_run reads train's results.json
     synth_data = cfg.data == "synth"
     backend = "synth" if synth_data else "real"
     if synth_data:
         evaluator = load_synth_evaluator(device=device, renderer_version=synth.renderer_version())
-    else: evaluator = None
+        reader = SH.load_shape_reader(device=device)
+    else: evaluator = reader = None
+    eval_root = prepare_eval_data(cfg, progress)
+    if eval_root is not None: root = Path(eval_root); man, sel = protocol_clips(root, e)
+    else: root = data_root; man = Manifest.load(root) if synth_data else None; sel = _eval_pairs(root, e)
     rows, samples = [], []
-    for i, p in enumerate(_eval_pairs(data_root, e)):
-        src, drv = read_clip(data_root, p["source"]), read_clip(data_root, p["driver"])
-        tgt = read_clip(data_root, p["target"]) if p.get("target") else (drv if p["kind"] == "self" else None)
+    for i, p in enumerate(sel):
+        src, drv = read_clip(root, p["source"]), read_clip(root, p["driver"])
+        tgt = read_clip(root, p["target"]) if p.get("target") else (drv if p["kind"] == "self" else None)
         T = min(e.eval_frames, len(drv["rgb"]))
+        refs = clip_references(man, p, src, T) if synth_data else None
+        gt = refs["ground_truth"] if refs is not None and refs["ground_truth"] is not None else (
+            None if tgt is None else tgt["rgb"][:T])
         driving = {k: drv[k][:T] for k in ("rgb", "parsing", "landmarks", "mask") if k in drv}
         report = {}
         pred = lv.animate(model, {"rgb": src["rgb"][0], "mask": src["mask"][0]}, driving, strategy=cfg.long_video,
@@ -99,15 +109,21 @@ def evaluate_variant(cfg: RunConfig, ckpt: str | os.PathLike, data_root: str | o
                           seed=cfg.seed + i, progress=False, report=report)
         windows = lv.get_context_scheduler(cfg.long_video)(T, min(e.window, T), min(e.overlap, max(0, T - 1)), 0)
         bounds = [b for b in lv.window_boundaries(windows, T) if 1 <= b < T]
-        m = M.evaluate(pred, target=None if tgt is None else tgt["rgb"][:T], source=src["rgb"][:1],
+        m = M.evaluate(pred, target=gt, source=src["rgb"][:1],
                        driver=drv["rgb"][:T], backend=backend, boundaries=bounds, evaluator=evaluator)
-        rows.append({"clip": i, "kind": p["kind"], "source": p["source"], "driver": p["driver"], **m})
+        ids = {"clip": i, "kind": p["kind"], "source": p["source"], "driver": p["driver"]}
+        if refs is None: rows.append({**ids, "system": "model", **m})
+        else:
+            scores = score_systems({"model": pred, **refs["references"]}, src["rgb"][:1], drv["rgb"][:T], gt, p["kind"],
+                                   evaluator, reader)
+            rows += [{**ids, "system": s, **(m if s == "model" else {}), **v} for s, v in scores.items()]
         if len(samples) < 4:
             samples.append({"kind": p["kind"], "source": src["rgb"][0], "driver": drv["rgb"][:T], "pred": pred,
-                            "target": None if tgt is None else tgt["rgb"][:T]})
+                            "target": gt})
     clips = pd.DataFrame(rows)
+    models = clips[clips["system"] == "model"]
     summary = {}
-    for kind, sub in clips.groupby("kind", sort=False):
+    for kind, sub in models.groupby("kind", sort=False):
         for col in ("id_sim", "id_sim_driver", "expr_sim", "ssim", "psnr", "lpips", "temporal_err", "seam", "seam_ratio"):
             if col in sub:
                 mu, ci, n, _ = M.mean_ci95(pd.to_numeric(sub[col], errors="coerce").values)
@@ -115,11 +131,16 @@ def evaluate_variant(cfg: RunConfig, ckpt: str | os.PathLike, data_root: str | o
     # the seam metric of long clips pools both protocols
     for col in ("temporal_err", "seam", "seam_ratio"):
         if col in clips:
-            mu, ci, n, _ = M.mean_ci95(pd.to_numeric(clips[col], errors="coerce").values)
+            mu, ci, n, _ = M.mean_ci95(pd.to_numeric(models[col], errors="coerce").values)
             summary[f"long.{col}"] = (mu, ci, n)
     table = pd.DataFrame([{"metric": k, "mean": v[0], "ci95": v[1], "n": v[2]} for k, v in summary.items()])
     return {"clips": clips, "summary": table, "samples": samples, "video": sample_strip(samples[0]),
-            "train_config": train_config, "evaluator": None if evaluator is None else evaluator.provenance()}
+            "train_config": train_config, "evaluator": None if evaluator is None else evaluator.provenance(),
+            "train_git_sha": train_sha,
+            "protocol": {"data": "heldout" if eval_root is not None else "test_split", "data_seed": e.eval_seed if eval_root is not None else 0,
+                         "identities": len({man.clip(p["source"])["identity"] for p in sel}) if man is not None else None,
+                         "self": sum(p["kind"] == "self" for p in sel), "cross": sum(p["kind"] == "cross" for p in sel),
+                         "references_degraded": {"blur_sigma": SH.SHAPE_BLUR_SIGMA, "noise": SH.SHAPE_NOISE}}}
 
 def sample_strip(sample: dict) -> np.ndarray:
     "Frames source | driver | output | ground truth (T x H x 4W x 3 uint8) of one evaluated clip."
@@ -171,6 +192,7 @@ def write_run(cfg: RunConfig, ev: dict, timings: dict, ckpt: str | os.PathLike |
     with atomic_write(run/"samples.png") as f: fig.savefig(f, format="png", dpi=100)
     import matplotlib.pyplot as plt; plt.close(fig)
     train_info = {}  # steps each training stage really did (the time cap can stop a stage early)
+    train_sha = ev.get("train_git_sha")
     if ckpt is not None:
         run_dir = Path(ckpt).parent.parent  # .../train-<key>[/stage2]/checkpoints/step-N
         stages = {"stage1": run_dir.parent, "stage2": run_dir} if run_dir.name == "stage2" else {"stage1": run_dir}
@@ -178,11 +200,26 @@ def write_run(cfg: RunConfig, ev: dict, timings: dict, ckpt: str | os.PathLike |
             r = load_json(d/"results.json") if (d/"results.json").exists() else {}
             train_info[name] = {"steps_done": (r.get("metrics") or {}).get("steps_done"),
                                 "stopped_early": r.get("stopped_early")}
+            if name == "stage2" or train_sha is None: train_sha = r.get("git_sha", train_sha)  # the last stage's
     return write_results(run, cfg.to_dict(), metrics, timings, variant=variant_name(cfg.to_dict()),
                          training=train_info,
                          metrics_ci95=ci, metrics_n=n, preset_values=asdict(cfg.experiment),
                          train_config=ev.get("train_config"), evaluator=ev.get("evaluator"),
-                         checkpoint=None if ckpt is None else str(ckpt), portable=True)
+                         checkpoint=None if ckpt is None else str(ckpt), portable=True,
+                         commits={"training": commit_info(train_sha), "evaluation": commit_info(git_sha())},
+                         protocol=ev.get("protocol"), clips=clip_records(ev["clips"]))
+
+CLIP_ID_COLUMNS = ("clip", "kind", "source", "driver", "system")
+"The columns that name a per-clip record (the rest are metric values)."
+
+def clip_records(clips) -> dict:
+    "The per-clip table as a compact columnar dict for results.json: id columns, then every numeric metric (6 significant digits, NaN as null)."
+    import pandas as pd
+    out = {c: clips[c].tolist() for c in CLIP_ID_COLUMNS if c in clips}
+    for c in clips.columns:
+        if c in out or not pd.api.types.is_numeric_dtype(clips[c]): continue
+        out[c] = [None if v is None or not np.isfinite(v) else float(f"{v:.6g}") for v in clips[c].astype(float)]
+    return out
 
 def run_experiment(cfg: RunConfig, progress: bool = True) -> dict:
     "Data -> train -> evaluate -> results.json for one run (what nbs/ablate.ipynb does, without the pictures)."
@@ -194,6 +231,101 @@ def run_experiment(cfg: RunConfig, progress: bool = True) -> dict:
     timer.times["total"] = time.time() - t0
     path = write_run(cfg, ev, timer.times, ckpt)
     return {"results": path, "checkpoint": ckpt, **ev}
+
+# %% ../nbs/13_experiment.ipynb #bdc556e2
+PROTOCOL_METRICS = ("psnr", "ssim", "lpips", "id_app", "id_app_driver", "id_face", "id_face_driver", "shape_leak",
+                    "expr_sim_carried", "gaze_sim")
+"""The metrics every system of a clip (the model and each reference) is scored with: PSNR/SSIM/LPIPS against the
+ground truth, appearance identity (`id_app`) and face identity (`id_face`) to the source and to the driver, `shape_leak`
+(cross clips: 0 = the source's face shape, 1 = the driver's), expression similarity over the carried factors, and gaze
+(`gaze_x`, `gaze_y`, which no condition carries) scored separately as `gaze_sim`."""
+PROTOCOL_REFERENCES = {"self": ("copied_source",), "cross": CF.REFERENCES}
+"The references scored beside the model per protocol (a self clip's ground truth is the clip itself, a perfect score)."
+
+def protocol_pairs(clips: dict[str, Sequence[str]],  # held-out identity -> its clip ids (at least 3 identities)
+                   seed: int                          # the evaluation data seed (orders the identities)
+                  ) -> list[dict]:                    # self pairs, then every ordered cross pair
+    "Balanced evaluation pairs: self clips identity by identity, cross pairs in rounds where each identity drives and is driven once."
+    ids = list(clips)
+    if len(ids) < 3: raise ValueError(f"clips: expected at least 3 identities (the wrong-expression reference needs a third), got {len(ids)}")
+    if any(len(c) < 1 for c in clips.values()): raise ValueError("clips: every identity needs at least one clip")
+    order = [ids[k] for k in np.random.default_rng([int(seed), 14]).permutation(len(ids))]
+    out = [{"source": clips[a][j], "driver": clips[a][j], "target": clips[a][j], "kind": "self"}
+           for j in range(max(map(len, clips.values()))) for a in order if j < len(clips[a])]
+    for r in range(1, len(order)):  # round r: identity i is driven by identity i + r (a cyclic shift: a permutation)
+        for i, a in enumerate(order):
+            b = order[(i + r) % len(order)]
+            out.append({"source": clips[a][0], "driver": clips[b][(r - 1) % len(clips[b])], "target": None, "kind": "cross"})
+    return out
+
+def prepare_eval_data(cfg: RunConfig, progress: bool = True) -> Path | None:
+    "The protocol's evaluation set: `eval_identities` identities rendered with `eval_seed`, cached; None when the run evaluates on its training data's test split."
+    e = cfg.experiment
+    if cfg.data != "synth" or e.eval_identities <= 0: return None
+    if e.eval_seed == 0: raise ValueError("eval_seed: expected a seed other than 0, the training data's (identities would be shared)")
+    n = int(e.eval_identities)  # one more identity: generate_dataset keeps at least one in its train split
+    spec = dict(identities=n + 1, clips_per_identity=2, frames=e.eval_frames, size=e.image_size, test_fraction=n / (n + 1),
+                n_cross=0, seed=e.eval_seed)
+    key = hashlib.sha1(json.dumps({**spec, "renderer": synth.renderer_version()}, sort_keys=True).encode()).hexdigest()[:10]
+    root = cache_dir()/"data"/f"synth-eval-{key}"
+    with file_lock(root.parent/f".{root.name}.lock"):
+        synth.generate_dataset(root, progress=progress, **spec)
+    return root
+
+def protocol_clips(root: str | os.PathLike, e: ExperimentPreset) -> tuple[Manifest, list[dict]]:
+    "The evaluation set's manifest (its pairs replaced, in memory, by `protocol_pairs`) and the first `eval_pairs` self and cross pairs."
+    m = Manifest.load(root); clips = {}
+    for p in m.pairs:
+        if p["kind"] == "self": clips.setdefault(m.clip(p["source"])["identity"], []).append(p["source"])
+    m.data["pairs"] = protocol_pairs(clips, e.eval_seed)  # pair_params finds each cross pair and its other driver here
+    k = int(e.eval_pairs)
+    return m, [p for p in m.pairs if p["kind"] == "self"][:k] + [p for p in m.pairs if p["kind"] == "cross"][:k]
+
+def gaze_sim(driver: dict, pred: dict, evaluator) -> np.ndarray:  # per frame; 1 same, 0 chance; NaN if gaze is not read
+    "Gaze similarity (the `shape.CARRIED_EXCLUDED` factors), computed as `expr_sim_carried` is, reported apart from it."
+    names = list(evaluator.config["expression_factors"])
+    keep = [names.index(f) for f in SH.CARRIED_EXCLUDED if f in evaluator.expression_factors_used]
+    a, b = driver["expression"], pred["expression"]
+    if not keep: return np.full(len(b), np.nan)
+    return 1 - (np.abs(a[:, keep] - b[:, keep]) / np.asarray(evaluator.chance)[keep]).mean(-1)
+
+def _mean(v) -> float:
+    "Mean of the finite values of a per-frame array or tensor (NaN when none)."
+    a = np.asarray(v.detach().cpu() if hasattr(v, "detach") else v, np.float64).ravel(); a = a[np.isfinite(a)]
+    return float(a.mean()) if len(a) else float("nan")
+
+def score_systems(systems: dict,        # system name -> T frames (uint8 T x H x W x 3 or a float tensor)
+                  source, driver, target,  # the clip's source frame(s), driver frames and ground truth (T frames)
+                  kind: str,            # "self" or "cross" (shape_leak is NaN on self clips: source and driver agree)
+                  evaluator, reader,    # the synth evaluator and the shape reader
+                  lpips_net: str = "alex") -> dict:  # system -> {metric: mean over frames}
+    "Score every system of a clip with every metric of `PROTOCOL_METRICS`, by the same code, against the same inputs."
+    src, drv, gt = M.as_frames(source, "source"), M.as_frames(driver, "driver"), M.as_frames(target, "target")
+    es, ed, rs, rd = evaluator.predict(src), evaluator.predict(drv), reader.predict(src), reader.predict(drv)
+    out = {}
+    for name, x in systems.items():
+        x = M.as_frames(x, name)[:len(gt)]
+        ep, rp = evaluator.predict(x), reader.predict(x)
+        out[name] = {"psnr": _mean(M.psnr(x, gt)), "ssim": _mean(M.ssim(x, gt)),
+                     "lpips": _mean(M.lpips_distance(x, gt, lpips_net)),
+                     "id_app": _mean(evaluator.identity_similarity(es, ep)),
+                     "id_app_driver": _mean(evaluator.identity_similarity(ed, ep)),
+                     "id_face": _mean(SH.id_face(rs, rp, reader)), "id_face_driver": _mean(SH.id_face(rd, rp, reader)),
+                     "shape_leak": float("nan") if kind == "self" else _mean(SH.shape_leak(rp, rs, rd, reader)),
+                     "expr_sim_carried": _mean(SH.expr_sim_carried(ed, ep, evaluator)),
+                     "gaze_sim": _mean(gaze_sim(ed, ep, evaluator))}
+    return out
+
+def clip_references(man: Manifest, p: dict, src: dict, T: int) -> dict:
+    "A clip's references, degraded as generated frames are (`shape.degrade`, as in the validation), and its clean ground truth."
+    if p["kind"] == "cross":
+        refs = CF.render_references(CF.pair_params(man, p), frames=T)
+        gt = refs["ground_truth"]
+    else:
+        refs = {"copied_source": np.repeat(src["rgb"][:1], T, 0)}; gt = None
+    seed = int(hashlib.sha1(f'{p["source"]}>{p["driver"]}'.encode()).hexdigest()[:8], 16)
+    return {"ground_truth": gt, "references": {n: SH.degrade(x, seed=seed + k) for k, (n, x) in enumerate(refs.items())}}
+
 
 # %% ../nbs/13_experiment.ipynb #662b4689
 def default_template() -> Path:

@@ -20,8 +20,9 @@ from .config import paper_grid, variant_name
 from .metrics import mean_ci95
 
 # %% auto #0
-__all__ = ['METRIC_COLUMNS', 'HIGHER_IS_BETTER', 'SEAM_VARIANTS', 'collect_results', 'mean_ci', 'summary_table', 'markdown_table',
-           'long_metrics', 'metrics_plot', 'leakage_plot', 'seams_table', 'seams_plot']
+__all__ = ['METRIC_COLUMNS', 'HIGHER_IS_BETTER', 'PROTOCOL_COLUMNS', 'PROTOCOL_HIGHER', 'VALIDATION_NAMES', 'SEAM_VARIANTS',
+           'collect_results', 'mean_ci', 'summary_table', 'markdown_table', 'collect_clips', 'validation_verdicts',
+           'reference_table', 'long_metrics', 'metrics_plot', 'leakage_plot', 'seams_table', 'seams_plot']
 
 # %% ../nbs/13b_report.ipynb #6ad37259
 METRIC_COLUMNS = ("id_sim", "expr_sim", "ssim", "psnr", "lpips")
@@ -107,6 +108,86 @@ def markdown_table(df: pd.DataFrame,                    # collect_results output
             cells.append(txt)
         lines.append(f"| {v} | {int((df['variant'] == v).sum())} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+# %% ../nbs/13b_report.ipynb #d281b070
+PROTOCOL_COLUMNS = ("psnr", "ssim", "lpips", "id_app", "id_app_driver", "id_face", "id_face_driver", "shape_leak",
+                    "expr_sim_carried", "gaze_sim")
+"The protocol's per-clip metrics (`experiment.PROTOCOL_METRICS`), in table order."
+PROTOCOL_HIGHER = {"psnr": True, "ssim": True, "lpips": False, "id_app": True, "id_app_driver": False, "id_face": True,
+                   "id_face_driver": False, "shape_leak": False, "expr_sim_carried": True, "gaze_sim": True}
+"Direction of each protocol metric (for the arrows)."
+VALIDATION_NAMES = {"expr_carried": "expr_sim_carried"}
+"Validation-table metric names that the protocol spells differently."
+
+def collect_clips(root: str | os.PathLike  # folder searched recursively for results.json
+                 ) -> pd.DataFrame:
+    "The per-clip records of every run under `root` (runs without them are skipped), with variant, seed and commit flags."
+    frames = []
+    for p in sorted(Path(root).rglob("results.json")):
+        try: r = load_json(p)
+        except ValueError: continue
+        if not isinstance(r.get("clips"), dict) or "params" not in r: continue
+        d = pd.DataFrame(r["clips"])
+        com = r.get("commits") or {}
+        d.insert(0, "variant", r.get("variant") or variant_name(r["params"])); d.insert(1, "seed", r["params"].get("seed"))
+        d["path"] = str(p.parent)
+        for k in ("training", "evaluation"):
+            d[f"{k}_commit"] = (com.get(k) or {}).get("commit"); d[f"{k}_dirty"] = (com.get(k) or {}).get("dirty")
+        frames.append(d)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+def validation_verdicts(card: str | os.PathLike | None = None  # the validation data card (default: the checkout's)
+                       ) -> dict[str, list[str]]:              # protocol metric -> counterfactuals it does not separate
+    "The counterfactuals each metric is 'not used for a verdict' on, read from the validation table of the data card."
+    card = Path(card) if card else Path(__file__).resolve().parents[1]/"data_cards"/"synthportraits_metrics_validation.md" \
+        if "__file__" in globals() else Path("../data_cards/synthportraits_metrics_validation.md")
+    out = {}
+    if not card.exists(): return out
+    for line in card.read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 10 and cells[-1] == "not used for a verdict":
+            out.setdefault(VALIDATION_NAMES.get(cells[0], cells[0]), []).append(cells[1])
+    return out
+
+def reference_table(clips: pd.DataFrame,                     # collect_clips output
+                    protocols: Sequence[str] = ("self", "cross"),
+                    metrics: Sequence[str] = PROTOCOL_COLUMNS,
+                    unused: dict | None = None              # validation_verdicts() output (None: read the data card)
+                   ) -> str:
+    """Markdown: per protocol, each variant's model rows beside the references' rows, mean ± 95% t-interval half-width
+    over clips (all of a variant's seeds pooled), with footnotes for metrics the validation does not use for a verdict
+    and for runs from a dirty tree."""
+    if clips.empty: return "no per-clip records (results written before the evaluation protocol)"
+    unused = validation_verdicts() if unused is None else unused
+    variants = _ordered_variants(clips["variant"]); lines = []
+    first = clips[clips["path"] == sorted(clips["path"])[0]]  # the references are the same clips in every run
+    dirty = sorted({v for _, r in clips.drop_duplicates("path").iterrows() for k in ("training", "evaluation")
+                    if r[f"{k}_dirty"] is True for v in [f"{r['variant']} (seed {r['seed']}, {k})"]})
+    for pr in protocols:
+        cols = [m for m in metrics if m in clips and clips.loc[clips["kind"] == pr, m].notna().any()]
+        if not cols: continue
+        mark = lambda m: "↑" if PROTOCOL_HIGHER.get(m, True) else "↓"
+        lines += [f"**{pr}** (n = clips)", "",
+                  "| system | n | " + " | ".join(f"{m}{'*' if m in unused else ''} {mark(m)}" for m in cols) + " |",
+                  "|" + "---|" * (len(cols) + 2)]
+        rows = [(f"model: {v}", clips[(clips["variant"] == v) & (clips["system"] == "model") & (clips["kind"] == pr)])
+                for v in variants]
+        refs = first[(first["system"] != "model") & (first["kind"] == pr)]
+        rows += [(f"reference: {s}", refs[refs["system"] == s]) for s in dict.fromkeys(refs["system"])]
+        for name, sub in rows:
+            cells = []
+            for m in cols:
+                mu, ci = mean_ci(pd.to_numeric(sub[m], errors="coerce").values)
+                cells.append("n/a" if not np.isfinite(mu) else f"{mu:.3f}" + (f" ± {ci:.3f}" if np.isfinite(ci) else ""))
+            lines.append(f"| {name} | {len(sub)} | " + " | ".join(cells) + " |")
+        lines.append("")
+    lines.append("Mean ± 95% Student-t half-width over clips (one method throughout). References are rendered "
+                 "(blur 1 px + noise 0.01, as in the validation); their rows are each metric's floor and ceiling.")
+    for m, cfs in unused.items():
+        if m in metrics: lines.append(f"\\* {m}: not used for a verdict on {', '.join(cfs)} (validation table).")
+    lines.append("Dirty tree (results not reproducible from the commit): " + (", ".join(dirty) if dirty else "none") + ".")
+    return "\n".join(lines)
+
 
 # %% ../nbs/13b_report.ipynb #8a7c8965
 def long_metrics(df: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,69 @@
+"""The evaluation protocol (issue 14): held-out identities used equally as source and driver, checkpoints' keys
+unchanged, and a smoke run that scores the model beside its rendered references with the same code."""
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vividportraits import synth
+from vividportraits.config import EVAL_ONLY_FIELDS, EXPERIMENT_PRESETS, RunConfig
+from vividportraits.counterfactuals import REFERENCES
+from vividportraits.experiment import PROTOCOL_METRICS, protocol_pairs, run_experiment
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_committed_train_keys_unchanged():
+    "Every committed run's checkpoint folder is still named by its config's train_key (the protocol fields are evaluation-only)."
+    runs = [p for p in (ROOT/"results").glob("*/*/seed*/results.json")]
+    if not runs: pytest.skip("no committed results")
+    for p in runs:
+        r = json.loads(p.read_text())
+        params = {k: v for k, v in r["params"].items() if k not in ("run_dir", "ckpt_cache")}
+        key = next(part for part in Path(r["checkpoint"]).parts if part.startswith("train-"))
+        assert key == "train-" + RunConfig(**params).train_key(), p
+    assert set(EVAL_ONLY_FIELDS) <= set(EXPERIMENT_PRESETS["cpu"].__dataclass_fields__)
+
+
+def test_protocol_balanced_and_held_out():
+    e = EXPERIMENT_PRESETS["cpu"]
+    assert e.eval_identities >= 16 and e.eval_pairs >= 32
+    ids = {f"id{i:04d}": [f"id{i:04d}_c00", f"id{i:04d}_c01"] for i in range(e.eval_identities)}
+    ps = protocol_pairs(ids, e.eval_seed)
+    self_, cross = [p for p in ps if p["kind"] == "self"][:e.eval_pairs], [p for p in ps if p["kind"] == "cross"][:e.eval_pairs]
+    assert len(self_) == len(cross) == 32
+    assert set(Counter(p["source"][:6] for p in self_).values()) == {2}
+    assert set(Counter(p["source"][:6] for p in cross).values()) == {2}      # each identity the source twice
+    assert set(Counter(p["driver"][:6] for p in cross).values()) == {2}      # and the driver twice
+    assert all(p["source"][:6] != p["driver"][:6] for p in cross)
+    assert len({(p["source"], p["driver"]) for p in cross}) == 32
+    assert protocol_pairs(ids, e.eval_seed) == ps                            # fixed by the data seed
+    # the evaluation identities are not the training data's (seed 0)
+    train, ev = synth.identity_bank(0, e.identities), synth.identity_bank(e.eval_seed, e.eval_identities + 1)
+    assert not (np.abs(train[:, None] - ev[None]).max(-1) < 1e-6).any()
+
+
+@pytest.mark.timeout(900)
+def test_smoke_run_scores_references(tmp_path):
+    out = run_experiment(RunConfig(preset="smoke", run_dir=str(tmp_path/"run")), progress=False)
+    res = json.loads(Path(out["results"]).read_text())
+    clips = res["clips"]
+    rows = [dict(zip(clips, v)) for v in zip(*clips.values())]
+    systems = Counter((r["kind"], r["system"]) for r in rows)
+    assert systems == Counter({("self", "model"): 1, ("self", "copied_source"): 1, ("cross", "model"): 1,
+                               **{("cross", n): 1 for n in REFERENCES}})
+    for r in rows:
+        for m in PROTOCOL_METRICS:
+            if (m, r["kind"]) != ("shape_leak", "self"): assert isinstance(r[m], float), (r["system"], m)
+    cross = {r["system"]: r for r in rows if r["kind"] == "cross"}
+    assert abs(cross["ground_truth"]["shape_leak"]) < 0.35, cross["ground_truth"]["shape_leak"]
+    assert cross["shape_leaked"]["shape_leak"] > 0.65, cross["shape_leaked"]["shape_leak"]
+    assert cross["ground_truth"]["id_app"] > cross["appearance_leaked"]["id_app"]
+    assert cross["ground_truth"]["psnr"] > cross["copied_source"]["psnr"]
+    # the summary keeps its keys, from the model rows only
+    assert res["metrics"]["cross.psnr"] == pytest.approx(cross["model"]["psnr"], rel=1e-4)
+    assert set(res["commits"]) == {"training", "evaluation"}
+    assert isinstance(res["commits"]["evaluation"]["dirty"], bool)
+    assert res["protocol"]["data"] == "heldout" and res["protocol"]["self"] == res["protocol"]["cross"] == 1
