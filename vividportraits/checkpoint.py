@@ -151,6 +151,11 @@ def save_checkpoint(out: str | os.PathLike,        # run folder
     return final
 
 # %% ../nbs/09a_checkpoint.ipynb #17b242d0
+def _dev(device) -> str:
+    "A device name safetensors accepts ('cpu', not accelerate's multi-process 'cpu:0')."
+    d = torch.device(device)
+    return "cpu" if d.type == "cpu" else str(d)
+
 def _read(f: Path, load):
     "`load(f)`; a damaged or truncated file's error becomes a `CheckpointError` naming the file."
     try: return load(f)
@@ -168,12 +173,12 @@ def load_training_state(ckpt: str | os.PathLike,    # checkpoint folder
                        ) -> dict:                   # the checkpoint's state.json
     "Restore model / optimiser / LR scheduler / EMA / RNG state from a checkpoint folder (no arbitrary unpickling)."
     ckpt = Path(ckpt)
-    _read(ckpt/"model.safetensors", lambda f: load_model(model, f, strict=True, device=str(device)))
+    _read(ckpt/"model.safetensors", lambda f: load_model(model, f, strict=True, device=_dev(device)))
     if ema is not None:
         _read(ckpt/("ema.safetensors" if (ckpt/"ema.safetensors").exists() else "model.safetensors"),
-              lambda f: load_model(ema, f, strict=True, device=str(device)))
+              lambda f: load_model(ema, f, strict=True, device=_dev(device)))
     if optimizer is not None and (ckpt/"optimizer.pt").exists():
-        optimizer.load_state_dict(_read(ckpt/"optimizer.pt", lambda f: torch.load(f, map_location=device, weights_only=True)))
+        optimizer.load_state_dict(_read(ckpt/"optimizer.pt", lambda f: torch.load(f, map_location=_dev(device), weights_only=True)))
     if lr_scheduler is not None and (ckpt/"lr_scheduler.pt").exists():
         lr_scheduler.load_state_dict(_read(ckpt/"lr_scheduler.pt", lambda f: torch.load(f, weights_only=True)))
     rng = _read(ckpt/"rng.safetensors", load_file)
@@ -190,7 +195,7 @@ def init_weights(model: nn.Module,               # the model to start (e.g. with
     "Start `model` from another run's weights (EMA when present); only temporal layers may be missing from them."
     src = Path(src)
     f = src/("ema.safetensors" if (src/"ema.safetensors").exists() else "model.safetensors")
-    missing, unexpected = _read(f, lambda f: load_model(model, f, strict=False, device=str(device)))
+    missing, unexpected = _read(f, lambda f: load_model(model, f, strict=False, device=_dev(device)))
     bad = [k for k in missing if not k.startswith("temporal.")] + list(unexpected)
     if bad: raise ValueError(f"init_from: {f} does not fit the model (e.g. {bad[:5]}); same preset and knobs?")
     return f
@@ -221,5 +226,5 @@ def load_checkpoint(path: str | os.PathLike,            # a checkpoint folder or
     mcfg = read_model_config(_read(ck/"state.json", load_json))
     model = VividPortraitsModel(mcfg)
     f = ck/"ema.safetensors" if use_ema and (ck/"ema.safetensors").exists() else ck/"model.safetensors"
-    _read(f, lambda f: load_model(model, f, strict=True, device=str(device)))
+    _read(f, lambda f: load_model(model, f, strict=True, device=_dev(device)))
     return model.to(device).eval(), model.config
