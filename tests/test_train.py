@@ -1,5 +1,9 @@
 """Training survives a real kill: a run SIGKILLed after its first checkpoint resumes from its newest checkpoint and ends
-at the requested step count with a final checkpoint; checkpoints load without unpickling arbitrary objects."""
+at the requested step count with the same weights, bit for bit, as an uninterrupted run (the checkpoint restores model,
+EMA, optimiser, LR-scheduler and RNG state, and every step's data, augmentation and noise are drawn from (seed, step)
+alone); resume falls back past a truncated newest checkpoint with a warning naming it; checkpoints load without
+unpickling arbitrary objects."""
+import csv
 import json
 import os
 import signal
@@ -11,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from vividportraits.core import LABEL, LAPA_PALETTE, load_json
 from vividportraits.dataset import Manifest, write_clip
@@ -53,11 +58,19 @@ def steps_in(out: Path) -> list[int]:
     return sorted(int(p.name[5:]) for p in d.iterdir() if p.name.startswith("step-") and (p / "state.json").exists())
 
 
+def same_weights(a: Path, b: Path, name: str) -> bool:
+    x, y = load_file(a / name), load_file(b / name)
+    return x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x)
+
+
 def test_resume_after_sigkill(tmp_path):
     data = toy_dataset(tmp_path / "data")
-    out = tmp_path / "run"
+    out, ref = tmp_path / "run", tmp_path / "uninterrupted"
     script = run_script(data, out)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # the uninterrupted run with the same seed, alongside the one to be killed
+    u = subprocess.Popen([sys.executable, "-c", run_script(data, ref)], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, start_new_session=True)
     # first run: kill it hard as soon as a checkpoint exists (and the run is still going)
     p = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          start_new_session=True)
@@ -84,10 +97,40 @@ def test_resume_after_sigkill(tmp_path):
     state = load_json(out / "checkpoints" / f"step-{STEPS:08d}" / "state.json")
     assert state["step"] == STEPS and state["resumed_from"] == [killed_at]
     # the log has one row per step, none duplicated by the rerun
-    import csv
     rows = [int(r["step"]) for r in csv.DictReader(open(out / "log.csv"))]
     assert rows == list(range(1, STEPS + 1)), rows
     assert not list((out / "checkpoints").glob(".tmp-*"))
+    # the same final weights as the uninterrupted run, bit for bit (model, EMA), and the same logged losses
+    try: assert u.wait(timeout=300) == 0, u.stdout.read().decode()[-3000:]
+    finally:
+        if u.poll() is None: os.killpg(u.pid, signal.SIGKILL)
+    final = f"checkpoints/step-{STEPS:08d}"
+    assert same_weights(out / final, ref / final, "model.safetensors")
+    assert same_weights(out / final, ref / final, "ema.safetensors")
+    loss = lambda d: [r["loss"] for r in csv.DictReader(open(d / "log.csv"))]
+    assert loss(out) == loss(ref)
+
+
+def test_resume_falls_back_past_a_truncated_checkpoint(tmp_path):
+    "The newest checkpoint cut in half: resume warns naming its file, continues from the older one, and ends as an uninterrupted run."
+    from vividportraits.checkpoint import CheckpointWarning
+    from vividportraits.train import TrainConfig, train
+    torch.set_num_threads(1)
+    data = toy_dataset(tmp_path / "data")
+    cfg = lambda out, steps: TrainConfig(data=str(data), out=str(out), steps=steps, batch_size=2, ckpt_every=2,
+                                         sample_every=-1, log_every=1, progress=False, tensorboard=False,
+                                         model_overrides=MICRO)
+    out = tmp_path / "run"
+    train(cfg(out, 4))
+    bad = out / "checkpoints" / "step-00000004" / "model.safetensors"
+    os.truncate(bad, bad.stat().st_size // 2)
+    with pytest.warns(CheckpointWarning, match=str(bad)):
+        ck = train(cfg(out, 6))
+    res = load_json(out / "results.json")
+    assert res["resumed_from"] == [2] and res["metrics"]["steps_done"] == 6 and ck.name == "step-00000006"
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-00000004", "step-00000006"]  # 4 rewritten
+    ref = train(cfg(tmp_path / "uninterrupted", 6))
+    assert same_weights(ck, ref, "model.safetensors") and same_weights(ck, ref, "ema.safetensors")
 
 
 def test_checkpoint_files_load_without_pickle(tmp_path):

@@ -6,45 +6,112 @@ trained model with its config for inference."""
 # %% ../nbs/09a_checkpoint.ipynb #d8869d1f
 from __future__ import annotations
 
+import hashlib
 import os
+import pickle
+import re
 import shutil
+import warnings
 from pathlib import Path
 from typing import Mapping
 
 import torch
 import torch.nn as nn
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, load_model, save_file, save_model
 
 from .config import ModelConfig
-from .core import load_json, save_json
+from .core import InputError, inside, load_json, save_json
 from .model import VividPortraitsModel
 
 # %% auto #0
-__all__ = ['CKPT_DIR', 'latest_checkpoint', 'save_checkpoint', 'load_training_state', 'init_weights', 'read_model_config',
-           'checkpoint_state', 'load_checkpoint']
+__all__ = ['CKPT_DIR', 'MARKER', 'CheckpointError', 'CheckpointWarning', 'checkpoint_problem', 'latest_checkpoint',
+           'save_checkpoint', 'load_training_state', 'init_weights', 'read_model_config', 'checkpoint_state',
+           'load_checkpoint']
 
 # %% ../nbs/09a_checkpoint.ipynb #3f2f7ebc
 CKPT_DIR = "checkpoints"
 "The folder of a run that holds its `step-N` checkpoints."
+MARKER = "complete.json"
+"A checkpoint's completion marker, written last: the size and sha256 of every other file of the folder."
 
-def _latest_in(out: Path) -> Path | None:
-    "The newest complete `out/checkpoints/step-N` folder (one with its state.json), or None."
-    d = Path(out)/CKPT_DIR
-    if not d.is_dir(): return None
-    steps = sorted((p for p in d.iterdir() if p.is_dir() and p.name.startswith("step-") and (p/"state.json").exists()),
-                   key=lambda p: int(p.name[5:]))
-    return steps[-1] if steps else None
+class CheckpointError(InputError):
+    "A checkpoint folder that is missing, incomplete or damaged; the message names the file."
+
+class CheckpointWarning(UserWarning):
+    "A damaged checkpoint was skipped in favour of an older complete one."
+
+def _sha256(f: Path) -> str:
+    h = hashlib.sha256()
+    with open(f, "rb") as fh:
+        for b in iter(lambda: fh.read(1 << 20), b""): h.update(b)
+    return h.hexdigest()
+
+def _is_step_dir(p: Path) -> bool: return p.is_dir() and re.fullmatch(r"step-\d+", p.name) is not None
+
+def _problem(ck: Path) -> str | None:
+    m = ck/MARKER
+    if m.exists():
+        try:
+            files = load_json(m)["files"]
+            if not isinstance(files, dict) or not files: raise ValueError("no 'files' table")
+        except Exception as e: return f"{m}: unreadable completion marker ({type(e).__name__})"
+        for need in ("state.json", "model.safetensors"):
+            if need not in files: return f"{m}: does not list {need}"
+        for name, want in files.items():
+            try: f = inside(ck, name, f"{m} entry {name!r}", "checkpoint folder")
+            except InputError as e: return str(e)
+            if not f.is_file(): return f"{f}: missing (listed in {MARKER})"
+            if f.stat().st_size != want.get("size"):
+                return f"{f}: {f.stat().st_size} bytes, {want.get('size')} expected ({MARKER}): truncated or damaged"
+            if _sha256(f) != want.get("sha256"): return f"{f}: sha256 differs from {MARKER}: damaged"
+        return None
+    # written before the marker existed: state.json (written last) is the marker, and the safetensors files must parse
+    for need in ("state.json", "model.safetensors"):
+        if not (ck/need).is_file(): return f"{ck/need}: missing (an incomplete checkpoint)"
+    try: load_json(ck/"state.json")
+    except Exception as e: return f"{ck/'state.json'}: not valid JSON ({type(e).__name__}): truncated or damaged"
+    for f in sorted(ck.glob("*.safetensors")):
+        try:
+            with safe_open(str(f), "pt"): pass
+        except Exception: return f"{f}: not a complete safetensors file: truncated or damaged"
+    return None
+
+_VERIFIED: dict = {}  # (folder, its files' names, sizes and mtimes) -> problem; a changed file changes the key
+
+def checkpoint_problem(ck: str | os.PathLike  # a checkpoint folder
+                      ) -> str | None:        # None when complete, else what is wrong, naming the file
+    "Verify a checkpoint folder against its completion marker (sizes, sha256); older folders: state.json + parseable safetensors."
+    ck = Path(ck)
+    try: key = (str(ck.resolve()), tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in ck.iterdir())))
+    except OSError as e: return f"{ck}: cannot be read ({e.strerror or e})"
+    if key not in _VERIFIED: _VERIFIED[key] = _problem(ck)
+    return _VERIFIED[key]
 
 def latest_checkpoint(path: str | os.PathLike  # a run folder (with checkpoints/) or a checkpoint folder
                      ) -> Path | None:         # the newest complete checkpoint folder, None if there is none
-    "Resolve a run folder or checkpoint folder to a complete checkpoint folder."
+    "Resolve a run folder to its newest complete checkpoint (warning about each damaged newer one), or check a checkpoint folder."
     p = Path(path)
-    if (p/"state.json").exists() and (p/"model.safetensors").exists(): return p
-    return _latest_in(p)
+    if (p/MARKER).exists() or (p/"state.json").exists():   # a checkpoint folder itself: it must be complete
+        prob = checkpoint_problem(p)
+        if prob: raise CheckpointError(f"checkpoint {p} is damaged: {prob}")
+        return p
+    d = p/CKPT_DIR
+    if not d.is_dir(): return None
+    for q in sorted((q for q in d.iterdir() if _is_step_dir(q)), key=lambda q: int(q.name[5:]), reverse=True):
+        prob = checkpoint_problem(q)
+        if prob is None: return q
+        warnings.warn(f"checkpoint {q} is damaged ({prob}); using an older complete one", CheckpointWarning, stacklevel=2)
+    return None
 
 def _fsync_tree(d: Path):
     for f in d.iterdir():
         with open(f, "rb") as h: os.fsync(h.fileno())
+    try:
+        fd = os.open(d, os.O_RDONLY)
+        try: os.fsync(fd)
+        finally: os.close(fd)
+    except OSError: pass   # directories cannot be fsynced on every OS
 
 def save_checkpoint(out: str | os.PathLike,        # run folder
                     step: int,                     # optimiser steps done
@@ -55,10 +122,12 @@ def save_checkpoint(out: str | os.PathLike,        # run folder
                     state: Mapping | None = None,  # extra JSON state (configs, history)
                     keep: int = 2                  # checkpoints to keep (older ones are deleted)
                    ) -> Path:                      # the checkpoint folder
-    "Write a checkpoint folder atomically (temporary folder + rename) and prune old ones."
+    "Write a checkpoint folder atomically (temporary folder, completion marker last, rename) and prune old ones."
     ck = Path(out)/CKPT_DIR; ck.mkdir(parents=True, exist_ok=True)
     final = ck/f"step-{step:08d}"
-    if (final/"state.json").exists(): return final
+    if final.exists():
+        if checkpoint_problem(final) is None: return final
+        shutil.rmtree(final)                       # a damaged folder of the same step is replaced
     tmp = ck/f".tmp-step-{step:08d}-{os.getpid()}"
     if tmp.exists(): shutil.rmtree(tmp)
     tmp.mkdir()
@@ -71,13 +140,32 @@ def save_checkpoint(out: str | os.PathLike,        # run folder
         for i, s in enumerate(torch.cuda.get_rng_state_all()): rng[f"cuda_{i}"] = s
     save_file(rng, str(tmp/"rng.safetensors"))
     save_json({"step": int(step), **dict(state or {})}, tmp/"state.json")
+    files = {f.name: {"size": f.stat().st_size, "sha256": _sha256(f)} for f in sorted(tmp.iterdir())}
+    save_json({"format": "vividportraits-checkpoint", "version": 1, "step": int(step), "files": files}, tmp/MARKER)
     _fsync_tree(tmp)
     os.replace(tmp, final)
-    old = sorted((p for p in ck.iterdir() if p.is_dir() and p.name.startswith("step-")), key=lambda p: int(p.name[5:]))
-    for p in old[:-keep]: shutil.rmtree(p, ignore_errors=True)
+    steps = sorted((p for p in ck.iterdir() if _is_step_dir(p)), key=lambda p: int(p.name[5:]))
+    newer = [p for p in steps if int(p.name[5:]) > step]   # left by a run this one resumed below (damaged ones)
+    older = [p for p in steps if int(p.name[5:]) <= step]
+    for p in newer + older[:-keep]: shutil.rmtree(p, ignore_errors=True)
     return final
 
 # %% ../nbs/09a_checkpoint.ipynb #17b242d0
+def _dev(device) -> str:
+    "A device name safetensors accepts ('cpu', not accelerate's multi-process 'cpu:0')."
+    d = torch.device(device)
+    return "cpu" if d.type == "cpu" else str(d)
+
+def _read(f: Path, load):
+    "`load(f)`; a damaged or truncated file's error becomes a `CheckpointError` naming the file."
+    try: return load(f)
+    except FileNotFoundError as e: raise CheckpointError(f"{f}: missing from the checkpoint") from e
+    except (SafetensorError, pickle.UnpicklingError, EOFError, OSError) as e:
+        raise CheckpointError(f"{f}: cannot be read ({type(e).__name__}): a truncated or damaged checkpoint file") from e
+    except RuntimeError as e:   # torch.load of a cut zip, or weights that do not fit the model
+        what = "does not fit the model" if "state_dict" in str(e) or "size mismatch" in str(e) else "cannot be read"
+        raise CheckpointError(f"{f}: {what} ({str(e).splitlines()[0][:200]})") from e
+
 def load_training_state(ckpt: str | os.PathLike,    # checkpoint folder
                         model: nn.Module,           # model to load into (strict)
                         optimizer=None, lr_scheduler=None, ema: nn.Module | None = None,
@@ -85,15 +173,15 @@ def load_training_state(ckpt: str | os.PathLike,    # checkpoint folder
                        ) -> dict:                   # the checkpoint's state.json
     "Restore model / optimiser / LR scheduler / EMA / RNG state from a checkpoint folder (no arbitrary unpickling)."
     ckpt = Path(ckpt)
-    load_model(model, ckpt/"model.safetensors", strict=True, device=str(device))
+    _read(ckpt/"model.safetensors", lambda f: load_model(model, f, strict=True, device=_dev(device)))
     if ema is not None:
-        load_model(ema, ckpt/("ema.safetensors" if (ckpt/"ema.safetensors").exists() else "model.safetensors"),
-                   strict=True, device=str(device))
+        _read(ckpt/("ema.safetensors" if (ckpt/"ema.safetensors").exists() else "model.safetensors"),
+              lambda f: load_model(ema, f, strict=True, device=_dev(device)))
     if optimizer is not None and (ckpt/"optimizer.pt").exists():
-        optimizer.load_state_dict(torch.load(ckpt/"optimizer.pt", map_location=device, weights_only=True))
+        optimizer.load_state_dict(_read(ckpt/"optimizer.pt", lambda f: torch.load(f, map_location=_dev(device), weights_only=True)))
     if lr_scheduler is not None and (ckpt/"lr_scheduler.pt").exists():
-        lr_scheduler.load_state_dict(torch.load(ckpt/"lr_scheduler.pt", weights_only=True))
-    rng = load_file(ckpt/"rng.safetensors")
+        lr_scheduler.load_state_dict(_read(ckpt/"lr_scheduler.pt", lambda f: torch.load(f, weights_only=True)))
+    rng = _read(ckpt/"rng.safetensors", load_file)
     torch.set_rng_state(rng["torch_cpu"])
     if torch.cuda.is_available():
         cuda = [rng[k] for k in sorted(rng) if k.startswith("cuda_")]
@@ -107,7 +195,7 @@ def init_weights(model: nn.Module,               # the model to start (e.g. with
     "Start `model` from another run's weights (EMA when present); only temporal layers may be missing from them."
     src = Path(src)
     f = src/("ema.safetensors" if (src/"ema.safetensors").exists() else "model.safetensors")
-    missing, unexpected = load_model(model, f, strict=False, device=str(device))
+    missing, unexpected = _read(f, lambda f: load_model(model, f, strict=False, device=_dev(device)))
     bad = [k for k in missing if not k.startswith("temporal.")] + list(unexpected)
     if bad: raise ValueError(f"init_from: {f} does not fit the model (e.g. {bad[:5]}); same preset and knobs?")
     return f
@@ -125,7 +213,7 @@ def checkpoint_state(path: str | os.PathLike  # a checkpoint folder or a run fol
     ck = latest_checkpoint(path)
     if ck is None: raise FileNotFoundError(f"{path}: no checkpoint folder (expected state.json + model.safetensors, "
                                            f"or a run folder with {CKPT_DIR}/step-N/)")
-    return load_json(ck/"state.json")
+    return _read(ck/"state.json", load_json)
 
 def load_checkpoint(path: str | os.PathLike,            # a checkpoint folder or a run folder (its newest checkpoint)
                     use_ema: bool = True,               # load the EMA weights when the checkpoint has them
@@ -135,8 +223,8 @@ def load_checkpoint(path: str | os.PathLike,            # a checkpoint folder or
     ck = latest_checkpoint(path)
     if ck is None: raise FileNotFoundError(f"{path}: no checkpoint folder (expected state.json + model.safetensors, "
                                            f"or a run folder with {CKPT_DIR}/step-N/)")
-    mcfg = read_model_config(load_json(ck/"state.json"))
+    mcfg = read_model_config(_read(ck/"state.json", load_json))
     model = VividPortraitsModel(mcfg)
     f = ck/"ema.safetensors" if use_ema and (ck/"ema.safetensors").exists() else ck/"model.safetensors"
-    load_model(model, f, strict=True, device=str(device))
+    _read(f, lambda f: load_model(model, f, strict=True, device=_dev(device)))
     return model.to(device).eval(), model.config

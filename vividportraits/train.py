@@ -28,10 +28,10 @@ from tqdm.auto import tqdm
 from accelerate import Accelerator
 from diffusers.optimization import get_scheduler
 
-from .checkpoint import (CKPT_DIR, checkpoint_state, init_weights, latest_checkpoint, load_training_state,
+from .checkpoint import (CKPT_DIR, CheckpointWarning, checkpoint_state, init_weights, latest_checkpoint, load_training_state,
                                        read_model_config, save_checkpoint)
 from .config import TrainConfig
-from .core import (LABEL, atomic_write, autocast_dtype, colorize_parsing, from_pm1, save_json,
+from .core import (LABEL, InputError, atomic_write, autocast_dtype, colorize_parsing, from_pm1, save_json,
                                  tensor_to_img, to_pm1, write_results)
 from .dataset import ClipDataset, FrameDataset
 from .diffusion import (add_noise, cfg_denoiser, make_scheduler, model_sampler, sample, sample_timesteps,
@@ -42,7 +42,8 @@ from .scaling import RandomScaling
 from . import synth
 
 # %% auto #0
-__all__ = ['LOG_FIELDS', 'TrainingSamples', 'StepBatchSampler', 'generate', 'condition_image', 'sample_grid', 'save_png', 'train']
+__all__ = ['LOG_FIELDS', 'TrainingSamples', 'StepBatchSampler', 'generate', 'condition_image', 'sample_grid', 'save_png',
+           'make_accelerator', 'train']
 
 # %% ../nbs/11_train.ipynb #9b166fdf
 def _resize_frames(s: dict, size: int, prefix: str = "") -> dict:
@@ -95,17 +96,28 @@ class TrainingSamples(torch.utils.data.Dataset):
         return {"rgb": s["rgb"], "cond": cond, "ref_rgb": s["rgb"][r], "ref_mask": s["mask"][r]}
 
 class StepBatchSampler(torch.utils.data.Sampler):
-    "Batches of `(index, augmentation_seed)` for micro-steps `start..stop-1`, each drawn from `(seed, step, rank)` only."
-    def __init__(self, n: int, batch_size: int, seed: int, start: int, stop: int, rank: int = 0):
+    "This process's share of each micro-step's global batch of `(index, augmentation_seed)`, drawn from `(seed, step)` only."
+    def __init__(self,
+                 n: int,                # dataset length
+                 batch_size: int,       # samples per micro-step per process
+                 seed: int,             # run seed
+                 start: int,            # first micro-step (a resumed run starts at its checkpoint's)
+                 stop: int,             # micro-step to stop before
+                 rank: int = 0,         # this process's index (`Accelerator.process_index`)
+                 world_size: int = 1):  # number of processes
         if n < 1: raise ValueError("dataset: expected at least one sample")
-        self.n, self.batch_size, self.seed, self.start, self.stop, self.rank = n, batch_size, seed, start, stop, rank
+        if not 0 <= rank < world_size: raise ValueError(f"rank: expected 0 <= rank < world_size={world_size}, got {rank}")
+        self.n, self.batch_size, self.seed, self.start, self.stop = n, batch_size, seed, start, stop
+        self.rank, self.world_size = rank, world_size
     def __len__(self): return max(0, self.stop - self.start)
     def __iter__(self):
+        B, N = self.batch_size, self.batch_size * self.world_size   # the global batch: N samples, rank r gets [rB, rB + B)
         for step in range(self.start, self.stop):
-            g = np.random.default_rng([self.seed, step, self.rank])
-            idx = g.choice(self.n, size=self.batch_size, replace=self.batch_size > self.n)
-            augs = g.integers(0, 2**62, size=self.batch_size)
-            yield [(int(i), int(a)) for i, a in zip(idx, augs)]
+            g = np.random.default_rng([self.seed, step, 0])   # the same stream on every rank (0: the data stream)
+            idx = g.choice(self.n, size=N, replace=N > self.n)
+            augs = g.integers(0, 2**62, size=N)
+            lo = self.rank * B
+            yield [(int(i), int(a)) for i, a in zip(idx[lo:lo + B], augs[lo:lo + B])]
 
 # %% ../nbs/11_train.ipynb #7f7ceb07
 @torch.no_grad()
@@ -195,6 +207,52 @@ def _read_log(path: Path, upto: int) -> list[dict]:
             except (KeyError, TypeError, ValueError): pass   # a line cut by the kill
     return rows
 
+def _world_size() -> int:
+    "Processes of the launch this one belongs to (torchrun / accelerate launch set WORLD_SIZE; MPI its own)."
+    for k in ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"):
+        if os.environ.get(k, "").isdigit(): return int(os.environ[k])
+    return 1
+
+def make_accelerator(cfg: TrainConfig  # the run's configuration (grad_accum, mixed_precision)
+                    ) -> Accelerator:
+    "The run's `Accelerator`: one process, or the launch's processes (gloo on CPUs, NCCL on GPUs)."
+    # accelerate picks multi-CPU (gloo) only when asked for the CPU; without CUDA a torchrun / `accelerate launch`
+    # of several processes would otherwise give each one its own single-process Accelerator (DistributedType.NO)
+    cpu = _world_size() > 1 and not torch.cuda.is_available()
+    return Accelerator(cpu=cpu, gradient_accumulation_steps=cfg.grad_accum,
+                       mixed_precision=_mixed_precision(cfg, "cuda" if torch.cuda.is_available() and not cpu else "cpu"))
+
+def _step_noise(cfg: TrainConfig, micro: int, shape: tuple, n: int, nf: int, rank: int, world: int):
+    "Noise, timesteps (n clips of nf frames) and reference-drop flags of this process's share of a micro-step's global batch."
+    g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + micro * 101)   # the same draw on every rank
+    noise = torch.randn((shape[0] * world, *shape[1:]), generator=g)
+    return (noise.chunk(world)[rank], sample_timesteps.__wrapped__(g, n * world).chunk(world)[rank] if False else None)
+
+def _world_size() -> int:
+    "Processes of the launch this one belongs to (torchrun / accelerate launch set WORLD_SIZE; MPI its own)."
+    for k in ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"):
+        if os.environ.get(k, "").isdigit(): return int(os.environ[k])
+    return 1
+
+def make_accelerator(cfg: TrainConfig  # the run's configuration (grad_accum, mixed_precision)
+                    ) -> Accelerator:
+    "The run's `Accelerator`: one process, or the launch's processes (gloo on CPUs, NCCL on GPUs)."
+    # accelerate picks multi-CPU (gloo) only when asked for the CPU; without CUDA a torchrun / `accelerate launch`
+    # of several processes would otherwise give each one its own single-process Accelerator (DistributedType.NO)
+    cpu = _world_size() > 1 and not torch.cuda.is_available()
+    return Accelerator(cpu=cpu, gradient_accumulation_steps=cfg.grad_accum,
+                       mixed_precision=_mixed_precision(cfg, "cuda" if torch.cuda.is_available() and not cpu else "cpu"))
+
+def _step_draws(seed: int, micro: int, sched, z_shape: tuple, nf: int, ref_drop_prob: float, rank: int = 0,
+                world: int = 1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    "(noise, timesteps, reference-drop flags) of this process's share of micro-step `micro`'s global batch."
+    g = torch.Generator().manual_seed(seed * 1_000_003 + micro * 101)   # the same draws on every process
+    b = z_shape[0] // nf                                                 # clips (frames in stage 1) of this process
+    noise = torch.randn((z_shape[0] * world, *z_shape[1:]), generator=g).chunk(world)[rank]
+    t = sample_timesteps(sched, b * world, generator=g).chunk(world)[rank].repeat_interleave(nf)
+    drop = (torch.rand(b * world, generator=g) < ref_drop_prob).chunk(world)[rank]
+    return noise, t, drop
+
 LOG_FIELDS = ("step", "loss", "lr", "grad_norm", "steps_per_s", "samples_per_s", "elapsed_s")
 
 def train(cfg: TrainConfig  # the run's configuration
@@ -206,18 +264,20 @@ def train(cfg: TrainConfig  # the run's configuration
                          "checkpoint or run folder")
     out = Path(cfg.out); out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
-    acc = Accelerator(gradient_accumulation_steps=cfg.grad_accum,
-                      mixed_precision=_mixed_precision(cfg, "cuda" if torch.cuda.is_available() else "cpu"))
-    dev, main = acc.device, acc.is_main_process
+    acc = make_accelerator(cfg)
+    dev, main, rank, world = acc.device, acc.is_main_process, acc.process_index, acc.num_processes
     torch.manual_seed(cfg.seed)
     mcfg = cfg.model_config()          # prediction_type "auto" is resolved here and recorded with the model config
     init_src = latest_checkpoint(cfg.init_from) if cfg.init_from is not None else None
     if init_src is not None and "prediction_type" not in cfg.model_overrides:  # a run started from another keeps its
         mcfg = dataclasses.replace(mcfg, prediction_type=read_model_config(checkpoint_state(init_src)).prediction_type)
     model = VividPortraitsModel(mcfg).to(dev)
-    resume = latest_checkpoint(out)
+    with warnings.catch_warnings():
+        if not main: warnings.simplefilter("ignore", CheckpointWarning)   # the main process names damaged checkpoints
+        resume = latest_checkpoint(out)
     if main and (out/CKPT_DIR).exists():
         for p in (out/CKPT_DIR).glob(".tmp-step-*"): shutil.rmtree(p, ignore_errors=True)
+    acc.wait_for_everyone()
     if resume is None and cfg.init_from is not None:             # start from another run's weights (stage 1 -> 2)
         src = init_src
         if src is None: raise FileNotFoundError(f"init_from: no checkpoint in {cfg.init_from}")
@@ -237,23 +297,23 @@ def train(cfg: TrainConfig  # the run's configuration
         ema.load_state_dict(model.state_dict())
     step, history = 0, {"resumed_from": []}
     if resume is not None:
-        st = load_training_state(resume, model, opt, lr_sched, ema, device=dev)
-        if read_model_config(st) != mcfg:
-            raise ValueError(f"resume: the checkpoint {resume} was trained with another model configuration; "
+        if read_model_config(checkpoint_state(resume)) != mcfg:   # before the weights, whose shapes may differ
+            raise InputError(f"resume: the checkpoint {resume} was trained with another model configuration; "
                              f"use a new `out` folder or the same preset/knobs")
+        st = load_training_state(resume, model, opt, lr_sched, ema, device=dev)
         step = int(st["step"]); history["resumed_from"] = list(st.get("resumed_from", [])) + [step]
         if main: print(f"resuming from {resume} (step {step} of {cfg.steps})")
     state = lambda: {"train_config": cfg.to_dict(), "model_config": asdict(mcfg), **history}
     if main: save_json(cfg.to_dict(), out/"train_config.json")
 
     sched = make_scheduler("ddpm", mcfg.prediction_type)
-    base = _make_dataset(cfg, mcfg.image_size)
+    with acc.main_process_first(): base = _make_dataset(cfg, mcfg.image_size)   # stage-2 synth clips: written once
     samples = TrainingSamples(base, cfg.motion, mcfg.image_size, cfg.scale_range, cfg.independent_xy,
                               cfg.drop_skin, clips=cfg.stage == 2)
     ga = cfg.grad_accum
     loader = torch.utils.data.DataLoader(
         samples, batch_sampler=StepBatchSampler(len(samples), cfg.batch_size, cfg.seed, step * ga, cfg.steps * ga,
-                                                acc.process_index),
+                                                rank, world),
         num_workers=cfg.num_workers, pin_memory=dev.type == "cuda", persistent_workers=False)
     preview_idx = np.linspace(0, len(samples) - 1, min(cfg.num_preview, len(samples))).astype(int)
     preview_samples = TrainingSamples(base, cfg.motion, mcfg.image_size, None, drop_skin=cfg.drop_skin,
@@ -299,8 +359,6 @@ def train(cfg: TrainConfig  # the run's configuration
     t_loop = time.perf_counter(); step0 = step
     micro = step * ga
     for batch in loader:
-        g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + micro * 101 + acc.process_index)
-        micro += 1
         rgb, cond = batch["rgb"].to(dev, non_blocking=True), batch["cond"].to(dev, non_blocking=True)
         ref_rgb, ref_mask = to_pm1(batch["ref_rgb"].to(dev)), batch["ref_mask"].to(dev)
         nf = 1
@@ -308,9 +366,9 @@ def train(cfg: TrainConfig  # the run's configuration
             nf = rgb.shape[1]; rgb, cond = rgb.flatten(0, 1), cond.flatten(0, 1)
         unwrapped = acc.unwrap_model(fwd).model
         with torch.no_grad(): z0 = unwrapped.to_latent(to_pm1(rgb)).float()
-        noise = torch.randn(z0.shape, generator=g).to(dev)
-        t = sample_timesteps(sched, z0.shape[0] // nf, generator=g).repeat_interleave(nf).to(dev)
-        drop = (torch.rand(ref_rgb.shape[0], generator=g) < cfg.ref_drop_prob).to(dev)
+        noise, t, drop = (x.to(dev) for x in _step_draws(cfg.seed, micro, sched, tuple(z0.shape), nf, cfg.ref_drop_prob,
+                                                         rank, world))
+        micro += 1
         z_t = add_noise(sched, z0, noise, t)
         target = training_target(sched, z0, noise, t)
         with acc.accumulate(fwd):
@@ -332,10 +390,11 @@ def train(cfg: TrainConfig  # the run's configuration
         if step % cfg.log_every == 0 or step == cfg.steps:
             now = time.perf_counter()
             last_loss = loss_acc / max(n_log, 1)
+            if world > 1: last_loss = float(acc.reduce(torch.tensor([last_loss], device=dev), "mean"))  # all processes'
             sps = (n_log / ga) / max(now - t_log, 1e-9)
             row = {"step": step, "loss": f"{last_loss:.6f}", "lr": f"{lr_sched.get_last_lr()[0]:.3e}",
                    "grad_norm": f"{gn:.4f}", "steps_per_s": f"{sps:.3f}",
-                   "samples_per_s": f"{sps * cfg.batch_size * ga * acc.num_processes:.2f}",
+                   "samples_per_s": f"{sps * cfg.batch_size * ga * world:.2f}",
                    "elapsed_s": f"{time.perf_counter() - t_start:.1f}"}
             if main:
                 with open(log_path, "a", newline="") as f: csv.DictWriter(f, fieldnames=LOG_FIELDS).writerow(row)
@@ -347,7 +406,7 @@ def train(cfg: TrainConfig  # the run's configuration
         if cfg.sample_every > 0 and step % cfg.sample_every == 0 and step < cfg.steps: previews(f"step-{step:08d}")
         if cfg.max_minutes is not None:
             over = torch.tensor([float((time.perf_counter() - t_start) / 60 > cfg.max_minutes)], device=dev)
-            if acc.num_processes > 1: over = acc.reduce(over, "max")   # every process stops at the same step
+            if world > 1: over = acc.reduce(over, "max")   # every process stops at the same step
             if over.item() > 0: stopped = True; break
     bar.close()
     final = checkpoint()
@@ -358,6 +417,7 @@ def train(cfg: TrainConfig  # the run's configuration
         write_results(out, cfg.to_dict(), {"final_loss": last_loss, "steps_done": step},
                       {"train": time.perf_counter() - t_start},
                       steps_per_s=(step - step0) / dt if dt > 0 and step > step0 else None,
-                      stopped_early=stopped, checkpoint=str(final), model_config=asdict(mcfg), **history)
+                      stopped_early=stopped, checkpoint=str(final), model_config=asdict(mcfg), num_processes=world,
+                      **history)
     acc.wait_for_everyone()
     return final
