@@ -51,6 +51,13 @@ class _TupleOrNone(argparse.Action):
         try: setattr(namespace, self.dest, tuple(float(v) for v in values))
         except ValueError: parser.error(f"argument {option_string}: expected numbers or 'none', got {' '.join(values)}")
 
+def _params(obj) -> dict:
+    "docments of `obj` (name -> docment, anno, default, kind); from the bare signature when its source is not available."
+    try: return docments(obj, full=True, returns=False)
+    except (OSError, TypeError):
+        return {k: {"docment": None, "anno": v.annotation, "default": v.default, "kind": v.kind}
+                for k, v in inspect.signature(obj).parameters.items()}
+
 def _hints(obj) -> dict:
     "The evaluated annotations of a function or dataclass (names resolved in its module)."
     try: return typing.get_type_hints(obj)
@@ -63,7 +70,7 @@ def add_options(parser: argparse.ArgumentParser,  # the (sub)parser to fill
                ) -> argparse.ArgumentParser:
     "One argparse argument per parameter of `obj`, typed, documented and defaulted from its signature and docments."
     hints, choices = _hints(obj), choices or {}
-    for name, d in docments(obj, full=True, returns=False).items():
+    for name, d in _params(obj).items():
         if name in skip or d["kind"] == d["kind"].VAR_KEYWORD: continue
         anno, default, doc = hints.get(name, str), d["default"], d["docment"] or name.replace("_", " ")
         if repr(default) == "<factory>": continue           # a dataclass field with default_factory: added by hand
@@ -269,7 +276,15 @@ def _cmd_evaluate(*, pred: str,                          # output video, frame f
                    ("--arcface-model", arcface_model)):
         if v is not None and not Path(v).exists(): raise FileNotFoundError(f"{opt} {v}: no such file or folder")
     if out is not None: check_out_file(out, "--out")
-    from vividportraits.metrics import evaluate_videos, json_safe
+    from vividportraits.metrics import evaluate_videos, iter_frames, json_safe
+    for opt, v in (("--pred", pred), ("--target", target), ("--driver", driver)):   # each opens and decodes
+        if v is None: continue
+        try: next(iter_frames(v, 1, 1))
+        except (InputError, FileNotFoundError): raise
+        except Exception as e:
+            msg = " ".join(str(e).split()); msg = msg if len(msg) <= 200 else "..." + msg[-200:].split(" ", 1)[-1]
+            raise InputError(f"{opt} {v}: cannot read frames from it ({type(e).__name__}: {msg}); "
+                             "expected a video, frame folder or .npz") from None
     kw = {k: v for k, v in (("lpips_net", lpips_net), ("arcface_model", arcface_model), ("landmarker", landmarker))
           if v is not None}
     if backend == "synth" and (source or driver):
@@ -409,6 +424,9 @@ def _cmd_animate(*, checkpoint: str,                 # checkpoint folder or trai
                  device: str | None = None           # cuda, cpu, ... (None: the best available)
                 ) -> int:
     "animate a portrait with a driving video (long-video windows, mp4 out)"
+    check_seed(seed); check_fps(fps); check_out_file(out, "--out", ".mp4")
+    for opt, v in (("--checkpoint", checkpoint), ("--source", source), ("--driver", driver)):
+        if not Path(v).exists(): raise FileNotFoundError(f"{opt} {v}: no such file or folder")
     from vividportraits.long_video import animate_file
     rep = animate_file(checkpoint, source, driver, out, side_by_side=side_by_side, strategy=strategy, window=window,
                        overlap=overlap, steps=steps, guidance=guidance, sampler=sampler, parser=parser,
