@@ -53,6 +53,16 @@ def test_synth_train_animate_evaluate(tmp_path):
            "--side-by-side")
     assert r.returncode == 0, r.stderr[-2000:]
     assert out.exists() and out.stat().st_size > 0
+    # the README recipe animate-then-evaluate: out.mp4 holds the output alone, the side-by-side lies beside it
+    sbs = tmp_path/"out.side_by_side.mp4"
+    assert sbs.exists() and f"side-by-side: {sbs}" in r.stdout
+    S = man["size"]
+    assert iio.mimread(out)[0].shape[:2] == (S, S) and iio.mimread(sbs)[0].shape[:2] == (S, 3 * S)
+    r = vp("evaluate", "--pred", out, "--source", tmp_path/"face.png", "--driver", data/test_clip["file"],
+           "--backend", "synth", "--out", tmp_path/"recipe.json")
+    assert r.returncode == 0, r.stderr[-2000:]
+    rec = json.loads((tmp_path/"recipe.json").read_text())
+    assert rec and "Traceback" not in r.stderr, rec
     r = vp("evaluate", "--pred", data/test_clip["file"], "--target", data/test_clip["file"], "--backend", "synth",
            "--out", tmp_path/"m.json")
     assert r.returncode == 0, r.stderr[-2000:]

