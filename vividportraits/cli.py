@@ -401,7 +401,7 @@ def _cmd_train(model_override: typing.Sequence[str] = (),  # ModelConfig fields 
     except SafetensorError as e:
         raise InputError(f"--out {cfg.out}: a damaged or truncated .safetensors file in the checkpoint {ck} ({e}); "
                          "expected a complete checkpoint (delete that checkpoint folder to resume from an older one)") from None
-    print(f"checkpoint: {res}")
+    if int(os.environ.get("RANK", "0")) == 0: print(f"checkpoint: {res}")  # one line, not one per data-parallel process
     return 0
 
 def _cmd_animate(*, checkpoint: str,                 # checkpoint folder or training run folder

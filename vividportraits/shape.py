@@ -29,7 +29,7 @@ __all__ = ['SHAPE_READER_NAME', 'SHAPE_WEIGHTS_DIR', 'SHAPE_BLUR_SIGMA', 'SHAPE_
            'VALIDATION_INTENT', 'MIN_AUC', 'NEAR_CHANCE', 'ShapeReaderNet', 'render_frames', 'shape_batch',
            'shape_standardisation', 'degrade', 'train_shape_reader', 'save_shape_reader', 'ShapeReader',
            'load_shape_reader', 'shape_leak', 'id_face', 'id_app', 'carried_factors', 'expr_sim_carried',
-           'expression_r2', 'validation_scores', 'validation_table']
+           'expression_r2', 'validation_scores', 'validation_table', 'plot_validation']
 
 # %% ../nbs/10b_shape.ipynb #5abcacca
 class ShapeReaderNet(nn.Module):
@@ -380,3 +380,19 @@ def validation_table(scores,                      # `validation_scores` output, 
     # taken only from metrics that separate that counterfactual; the other rows are checks of what a metric ignores
     df["verdict"] = np.where(df.intended != _S, "-", np.where(df.as_intended, "used", "not used for a verdict"))
     return df.set_index(["metric", "counterfactual"])
+
+# %% ../nbs/10b_shape.ipynb #e3bd30a3
+_SHORT = {"ground_truth": "GT", "shape_leaked": "shape", "appearance_leaked": "app.", "wrong_expression": "expr.",
+          "copied_source": "copy"}
+
+def plot_validation(scores,                                # `validation_scores` output (one row per pair and reference)
+                    metrics: Sequence[str] = tuple(VALIDATION_METRICS)):
+    "Box plots of each metric per reference (ground truth first), the picture of the validation table."
+    import matplotlib.pyplot as plt
+    refs = list(dict.fromkeys(scores["reference"]))
+    fig, axs = plt.subplots(1, len(metrics), figsize=(2.3 * len(metrics), 2.6), squeeze=False)
+    for ax, m in zip(axs[0], metrics):
+        ax.boxplot([scores[scores["reference"] == n][m].values for n in refs], widths=0.6)
+        ax.set_xticks(range(1, len(refs) + 1), [_SHORT.get(n, n) for n in refs], rotation=60, fontsize=7)
+        ax.set_title(m + (" (↑)" if VALIDATION_METRICS[m] > 0 else " (↓)"), fontsize=9)
+    fig.tight_layout(); return fig

@@ -43,7 +43,7 @@ from . import synth
 
 # %% auto #0
 __all__ = ['LOG_FIELDS', 'TrainingSamples', 'StepBatchSampler', 'generate', 'condition_image', 'sample_grid', 'save_png',
-           'make_accelerator', 'train']
+           'label_columns', 'make_accelerator', 'train']
 
 # %% ../nbs/11_train.ipynb #9b166fdf
 def _resize_frames(s: dict, size: int, prefix: str = "") -> dict:
@@ -170,6 +170,17 @@ def save_png(img: np.ndarray, path: str | os.PathLike) -> Path:
     buf = io.BytesIO(); Image.fromarray(img).save(buf, format="PNG")
     with atomic_write(path) as f: f.write(buf.getvalue())
     return Path(path)
+
+def label_columns(img: np.ndarray,       # H x (n W) x 3 uint8 grid of n equal columns
+                  labels: Sequence[str],  # one title per column
+                  height: int = 12        # pixels of the title strip
+                 ) -> np.ndarray:         # (height + H) x (n W) x 3 uint8
+    "The grid with a white strip of column titles on top (PIL's built-in font), so a preview says what each column is."
+    from PIL import Image, ImageDraw
+    w = img.shape[1] // len(labels)
+    strip = Image.new("RGB", (img.shape[1], height), "white"); d = ImageDraw.Draw(strip)
+    for k, t in enumerate(labels): d.text((k * w + 2, 1), str(t), fill=(0, 0, 0))
+    return np.concatenate([np.asarray(strip), img], 0)
 
 # %% ../nbs/11_train.ipynb #73c2317f
 class _TrainForward(nn.Module):
@@ -344,7 +355,7 @@ def train(cfg: TrainConfig  # the run's configuration
         grid = sample_grid(m, b, cfg.motion, cfg.drop_skin, steps=cfg.sample_steps, sampler=cfg.sampler,
                            guidance=cfg.guidance, seed=cfg.seed)
         m.train(was)
-        save_png(grid, out/"samples"/f"{tag}.png")
+        save_png(label_columns(grid, ["reference", cfg.motion, "sample", "truth"]), out/"samples"/f"{tag}.png")
 
     def checkpoint():
         acc.wait_for_everyone()
