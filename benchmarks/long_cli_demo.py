@@ -63,7 +63,8 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     from vividportraits.core import hardware
     from vividportraits.long_video import get_context_scheduler, window_boundaries
-    from vividportraits.metrics import psnr, read_frames, temporal_consistency
+    from vividportraits.metrics import psnr, temporal_consistency
+    from vividportraits.metrics_io import read_frames
     from vividportraits.checkpoint import load_checkpoint
     model, _ = load_checkpoint(a.checkpoint)
     S = model.config.image_size

@@ -11,6 +11,7 @@ import torch
 
 from vividportraits import evaluators as EV
 from vividportraits import metrics as M
+from vividportraits import metrics_io as MIO
 
 
 def _run(code: str, env_extra: dict | None = None, timeout: int = 300):
@@ -91,13 +92,13 @@ def test_evaluate_videos_files(tmp_path):
     gt = rng.integers(0, 256, (6, 32, 32, 3), dtype=np.uint8)
     np.savez(tmp_path / "gt.npz", rgb=gt)
     write_video(gt, tmp_path / "gt.mp4")
-    r = M.evaluate_videos(tmp_path / "gt.npz", tmp_path / "gt.npz", boundaries=[3], out=tmp_path / "m.json")
+    r = MIO.evaluate_videos(tmp_path / "gt.npz", tmp_path / "gt.npz", boundaries=[3], out=tmp_path / "m.json")
     assert r["psnr"] == float("inf") and r["lpips"] == 0.0 and r["temporal_err"] == 0.0
     assert json.loads((tmp_path / "m.json").read_text())["frames"] == 6
-    r2 = M.evaluate_videos(tmp_path / "gt.mp4", tmp_path / "gt.npz")  # lossy codec: finite, lower
+    r2 = MIO.evaluate_videos(tmp_path / "gt.mp4", tmp_path / "gt.npz")  # lossy codec: finite, lower
     assert np.isfinite(r2["psnr"]) and r2["lpips"] > 0
     with pytest.raises(ValueError, match="pred and target: 6 vs 3 frames"):
-        np.savez(tmp_path / "short.npz", rgb=gt[:3]); M.evaluate_videos(tmp_path / "gt.npz", tmp_path / "short.npz")
+        np.savez(tmp_path / "short.npz", rgb=gt[:3]); MIO.evaluate_videos(tmp_path / "gt.npz", tmp_path / "short.npz")
     with pytest.raises(ValueError, match="pred: temporal metrics need at least 2 frames"):
         M.temporal_consistency(torch.rand(1, 3, 8, 8))
     with pytest.raises(ValueError, match="expected at least one"):
@@ -160,11 +161,11 @@ def test_evaluate_videos_streams_rejects_sizes_writes_json(tmp_path):
     np.savez(tmp_path / "c.npz", rgb=clip); write_video(clip, tmp_path / "c.mp4")
     ev = EV.load_synth_evaluator(EV.SHIPPED_WEIGHTS_DIR / f"{EV.EVALUATOR_NAME}.safetensors")
     kw = dict(source=tmp_path / "c.npz", driver=tmp_path / "c.npz", backend="synth", evaluator=ev, boundaries=[3])
-    whole = M.evaluate_videos(tmp_path / "c.mp4", tmp_path / "c.npz", **kw)
-    parts = M.evaluate_videos(tmp_path / "c.mp4", tmp_path / "c.npz", chunk=2, out=tmp_path / "r.json", **kw)
+    whole = MIO.evaluate_videos(tmp_path / "c.mp4", tmp_path / "c.npz", **kw)
+    parts = MIO.evaluate_videos(tmp_path / "c.mp4", tmp_path / "c.npz", chunk=2, out=tmp_path / "r.json", **kw)
     for k in ("psnr", "ssim", "lpips", "temporal_err", "seam", "id_sim", "expr_sim", "expr_corr", "id_sim_driver"):
         assert abs(whole[k] - parts[k]) < 1e-6, (k, whole[k], parts[k])
-    mem = M.evaluate(M.read_frames(tmp_path / "c.mp4"), clip, clip[:6], clip, evaluator=ev, boundaries=[3])
+    mem = M.evaluate(MIO.read_frames(tmp_path / "c.mp4"), clip, clip[:6], clip, evaluator=ev, boundaries=[3])
     assert abs(mem["expr_sim"] - whole["expr_sim"]) < 1e-9 and abs(mem["psnr"] - whole["psnr"]) < 1e-9
     text = (tmp_path / "r.json").read_text()
     json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in JSON output"))
@@ -173,16 +174,16 @@ def test_evaluate_videos_streams_rejects_sizes_writes_json(tmp_path):
     for kw2 in (dict(target=tmp_path / "c.npz"), dict(driver=tmp_path / "c.npz", backend="synth", evaluator=ev),
                 dict(source=tmp_path / "c.npz", backend="synth", evaluator=ev)):
         with pytest.raises(ValueError, match=r"pred frames are 64x192 \(H x W\) but \w+ frames are 64x64"):
-            M.evaluate_videos(tmp_path / "strip.npz", **kw2)
+            MIO.evaluate_videos(tmp_path / "strip.npz", **kw2)
     with pytest.raises(ValueError, match="evaluator: the synth backend"):
-        M.evaluate_videos(tmp_path / "c.npz", source=tmp_path / "c.npz", backend="synth")
+        MIO.evaluate_videos(tmp_path / "c.npz", source=tmp_path / "c.npz", backend="synth")
 
 
 def test_nan_is_null_in_json(tmp_path):
     "A clip of one transition whose only transition is a boundary: seam_ratio NaN, PSNR inf -> null in the file."
     clip = _synth_clip(2)
     np.savez(tmp_path / "c.npz", rgb=clip)
-    r = M.evaluate_videos(tmp_path / "c.npz", tmp_path / "c.npz", boundaries=[1], out=tmp_path / "r.json")
+    r = MIO.evaluate_videos(tmp_path / "c.npz", tmp_path / "c.npz", boundaries=[1], out=tmp_path / "r.json")
     assert np.isnan(r["seam_ratio"]) and r["psnr"] == float("inf")
     j = json.loads((tmp_path / "r.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in JSON output"))
     assert j["seam_ratio"] is None and j["psnr"] is None and j["frames"] == 2

@@ -276,7 +276,7 @@ def _cmd_evaluate(*, pred: str,                          # output video, frame f
                    ("--arcface-model", arcface_model)):
         if v is not None and not Path(v).exists(): raise FileNotFoundError(f"{opt} {v}: no such file or folder")
     if out is not None: check_out_file(out, "--out")
-    from vividportraits.metrics import evaluate_videos, iter_frames, json_safe
+    from vividportraits.metrics_io import evaluate_videos, iter_frames, json_safe
     for opt, v in (("--pred", pred), ("--target", target), ("--driver", driver)):   # each opens and decodes
         if v is None: continue
         try: next(iter_frames(v, 1, 1))

@@ -7,30 +7,29 @@ self-/cross-reenactment protocol tables."""
 from __future__ import annotations
 
 import functools
-import json
 import math
 import os
 import pickle
 import warnings
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .core import atomic_write, fetch_asset, img_to_tensor, tensor_to_img, to_pm1
+from .core import fetch_asset, img_to_tensor, tensor_to_img, to_pm1
 from .parsing import (NoFaceError, FaceAlignmentLandmarker, MediaPipeLandmarker, MediaPipeMesh,
                                     dlib_model_file, upscale)
 
 # %% auto #0
-__all__ = ['RANGE_TOL', 'LPIPS_ASSETS', 'ARCFACE_TEMPLATE_112', 'EXPRESSION_FEATURES', 'SUMMARY_METRICS', 'VIDEO_EXTS',
-           'IMAGE_EXTS', 'as_frames', 'as_pair', 'psnr', 'ssim', 'load_numpy_pickle', 'load_lpips', 'lpips_distance',
-           'frame_change_error', 'temporal_consistency', 'DlibIdentity', 'dlib_identity', 'cosine', 'ArcFaceIdentity',
+__all__ = ['RANGE_TOL', 'LPIPS_ASSETS', 'ARCFACE_TEMPLATE_112', 'EXPRESSION_FEATURES', 'SUMMARY_METRICS', 'as_frames', 'as_pair',
+           'psnr', 'ssim', 'load_numpy_pickle', 'load_lpips', 'lpips_distance', 'frame_change_error',
+           'temporal_consistency', 'DlibIdentity', 'dlib_identity', 'cosine', 'ArcFaceIdentity',
            'expression_shape_points', 'normalize_landmarks', 'expression_features', 'procrustes_residual',
            'LandmarkExpression', 'landmark_expression', 'Scorer', 'check_frame_size', 'evaluate', 'protocol_table',
-           'mean_ci95', 'summarize', 'iter_frames', 'read_frames', 'json_safe', 'evaluate_videos']
+           'mean_ci95', 'summarize']
 
 # %% ../nbs/10_metrics.ipynb #fa8bf160
 RANGE_TOL = 1e-4
@@ -579,99 +578,3 @@ def summarize(df,                         # protocol_table output
             rows.append({by: g, "metric": m, "mean": mu, "ci95": ci, "n": n, "n_excluded": nx,
                          "text": "n/a" if not np.isfinite(mu) else f"{mu:.4g}" + (f" ± {ci:.2g}" if np.isfinite(ci) else "")})
     return pd.DataFrame(rows).set_index([by, "metric"])
-
-# %% ../nbs/10_metrics.ipynb #460f52b4
-VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".gif", ".webm")
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
-
-def _rgb(f: np.ndarray) -> np.ndarray:
-    "One frame or a batch as ... x H x W x 3 (grey stacked, alpha dropped)."
-    f = np.asarray(f)
-    return np.repeat(f[..., None], 3, axis=-1) if f.ndim == 2 else f[..., :3]
-
-def iter_frames(path: str | os.PathLike,     # video file, image folder, single image, or .npz/.npy with rgb frames
-                chunk: int = 32,             # frames per chunk
-                max_frames: int | None = None  # stop after this many frames (None: all)
-               ) -> Iterator[np.ndarray]:    # chunks of t x H x W x 3 uint8 (t <= chunk)
-    "Read frames chunk by chunk (a video is decoded as it is read; .npy is memory-mapped), so memory stays bounded."
-    import imageio.v2 as iio
-    path = Path(path)
-    if not path.exists(): raise FileNotFoundError(f"{path}: no such file or folder")
-    if chunk < 1: raise ValueError(f"chunk: expected a positive frame count, got {chunk}")
-    suf = path.suffix.lower()
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTS)
-        if not files: raise ValueError(f"{path}: folder holds no {IMAGE_EXTS} images")
-        frames = (_rgb(iio.imread(p)) for p in files)
-    elif suf in (".npz", ".npy"):
-        if suf == ".npz":
-            with np.load(path) as z:
-                if "rgb" not in z: raise ValueError(f"{path}: expected an 'rgb' array, found {list(z.keys())}")
-                arr = z["rgb"]
-        else: arr = np.load(path, mmap_mode="r")
-        arr = _rgb(arr) if arr.ndim == 3 and arr.dtype == np.uint8 else arr
-        if arr.ndim != 4 or arr.shape[-1] != 3 or arr.dtype != np.uint8 or len(arr) == 0:
-            raise ValueError(f"{path}: expected T x H x W x 3 uint8 frames (T >= 1), got {arr.shape} {arr.dtype}")
-        frames = iter(arr)
-    elif suf in VIDEO_EXTS:
-        def _video():
-            with iio.get_reader(path) as r:
-                for f in r: yield _rgb(f)
-        frames = _video()
-    elif suf in IMAGE_EXTS: frames = iter([_rgb(iio.imread(path))])
-    else: raise ValueError(f"{path}: unknown kind of file; expected a folder, {VIDEO_EXTS}, {IMAGE_EXTS}, .npz or .npy")
-    buf, n, shape = [], 0, None
-    for f in frames:
-        if max_frames is not None and n >= max_frames: break
-        if f.ndim != 3 or f.shape[-1] != 3 or f.dtype != np.uint8 or (shape is not None and f.shape != shape):
-            raise ValueError(f"{path}: expected T x H x W x 3 uint8 frames of one size, frame {n} is {f.shape} {f.dtype}")
-        shape = f.shape; buf.append(f); n += 1
-        if len(buf) == chunk: yield np.stack(buf); buf = []
-    if buf: yield np.stack(buf)
-    if n == 0: raise ValueError(f"{path}: expected T x H x W x 3 uint8 frames (T >= 1), found none")
-
-def read_frames(path: str | os.PathLike  # video file, image folder, single image, or .npz/.npy with rgb frames
-               ) -> np.ndarray:          # T x H x W x 3 uint8
-    "Read all frames from a video, an image folder, an image, or an .npz (`rgb`) / .npy array."
-    return np.concatenate(list(iter_frames(path, chunk=256)))
-
-def json_safe(obj):
-    "A copy of `obj` that `json.dumps(..., allow_nan=False)` accepts: NaN and inf floats become None (JSON null)."
-    if isinstance(obj, Mapping): return {str(k): json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)): return [json_safe(v) for v in obj]
-    if isinstance(obj, (np.generic, np.ndarray)): return json_safe(obj.tolist())
-    if isinstance(obj, float): return obj if math.isfinite(obj) else None
-    return obj
-
-def evaluate_videos(pred: str | os.PathLike,               # the output video / folder / .npz
-                    target: str | os.PathLike | None = None,  # ground truth, same frame count and size
-                    source: str | os.PathLike | None = None,  # reference image (or frames) of the identity
-                    driver: str | os.PathLike | None = None,  # driving video
-                    backend: str = "real",                 # "real" for real faces, "synth" for SynthPortraits output
-                    boundaries: Sequence[int] = (),        # window-start frame indices (temporal seams)
-                    out: str | os.PathLike | None = None,  # write the result here as JSON (NaN/inf as null)
-                    max_frames: int | None = None,         # evaluate only the first frames (None: all)
-                    chunk: int = 8,                        # frames read and scored at a time (peak memory grows with it)
-                    **kwargs                               # passed on to `evaluate` (lpips_net, arcface_model, landmarker, evaluator)
-                   ) -> dict:
-    "Evaluate files, streaming them chunk by chunk through `evaluate`'s accumulator; return (and optionally save) the metrics."
-    names = dict(pred=pred, target=target, source=source, driver=driver)
-    acc = _ClipScores(read_frames(source)[:max_frames] if source is not None else None, target is not None, driver is not None, backend,
-                      boundaries, kwargs.pop("lpips_net", "alex"), kwargs.pop("evaluator", None),
-                      kwargs.pop("arcface_model", None), kwargs.pop("landmarker", "mediapipe"), **kwargs)
-    streams = {k: iter_frames(names[k], chunk, max_frames) for k in ("pred", "target", "driver") if names[k] is not None}
-    counts = dict.fromkeys(streams, 0)
-    while True:
-        got = {k: next(s, None) for k, s in streams.items()}
-        for k, v in got.items(): counts[k] += 0 if v is None else len(v)
-        if all(v is None for v in got.values()): break
-        if any(v is None or len(v) != len(got["pred"]) for v in got.values()):  # lengths differ: count the rest, then refuse
-            for k, s in streams.items(): counts[k] += sum(len(v) for v in s)
-            other = next(k for k in counts if counts[k] != counts["pred"])
-            raise ValueError(f"pred and {other}: {counts['pred']} vs {counts[other]} frames")
-        acc.add(got["pred"], got.get("target"), got.get("driver"))
-    res = {**acc.result(), "inputs": {k: (str(v) if v is not None else None) for k, v in names.items()}, "backend": backend}
-    if out is not None:
-        text = json.dumps(json_safe(res), indent=2, allow_nan=False)  # valid JSON: undefined numbers are null
-        with atomic_write(out, "w") as f: f.write(text)
-    return res
