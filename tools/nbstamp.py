@@ -13,6 +13,7 @@ A commit that touches only README, results/ or markdown cells changes neither, s
 """
 from __future__ import annotations
 import hashlib, json
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,8 +25,8 @@ WIDGET_NOTE = ("[interactive widget: open this notebook in JupyterLab and run it
 
 
 def library_notebooks(root: Path = ROOT) -> list[Path]:
-    "The library notebooks nbs/NN_*.ipynb in order (not ablate/report)."
-    return sorted(p for p in (Path(root)/"nbs").glob("[0-9][0-9]_*.ipynb"))
+    "The library notebooks nbs/NN_*.ipynb and nbs/NNa_*.ipynb (inserted rooms) in order (not ablate/report)."
+    return sorted(p for p in (Path(root)/"nbs").glob("[0-9][0-9]*_*.ipynb") if re.match(r"^\d\d[a-z]?_", p.name))
 
 
 def library_files(root: Path = ROOT) -> list[Path]:
