@@ -98,10 +98,18 @@ def latest_checkpoint(path: str | os.PathLike  # a run folder (with checkpoints/
         return p
     d = p/CKPT_DIR
     if not d.is_dir(): return None
+    damaged = []
     for q in sorted((q for q in d.iterdir() if _is_step_dir(q)), key=lambda q: int(q.name[5:]), reverse=True):
         prob = checkpoint_problem(q)
-        if prob is None: return q
-        warnings.warn(f"checkpoint {q} is damaged ({prob}); using an older complete one", CheckpointWarning, stacklevel=2)
+        if prob is None:
+            for dq, dprob in damaged:
+                warnings.warn(f"checkpoint {dq} is damaged ({dprob}); using the older complete {q.name}", CheckpointWarning,
+                              stacklevel=2)
+            return q
+        damaged.append((q, prob))
+    if damaged:  # nothing to fall back to: an error, not a silent fresh start over the damaged run
+        raise CheckpointError(f"{p}: every checkpoint is damaged ({'; '.join(f'{q.name}: {b}' for q, b in damaged)}); "
+                              "expected at least one complete checkpoint (delete the damaged step folders to start over)")
     return None
 
 def _fsync_tree(d: Path):

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import types
 import typing
+import warnings
 from pathlib import Path
 from typing import Literal
 from fastcore.docments import docments
@@ -486,6 +487,9 @@ def main(argv: list[str] | None = None) -> int:
     pos = kw.pop("names", ()) if cmd == "fetch-weights" else ()
     def on_term(signum, frame): raise _Terminated()
     old = signal.signal(signal.SIGTERM, on_term) if __import__("threading").current_thread() is __import__("threading").main_thread() else None
+    def one_line_warning(message, category, filename, lineno, file=None, line=None):  # no source lines, no module paths
+        print(f"vividportraits {cmd}: warning: {' '.join(str(message).split())}", file=sys.stderr)
+    old_show, warnings.showwarning = warnings.showwarning, one_line_warning
     try:
         return int(func(*pos, **kw) or 0)
     except KeyboardInterrupt:
@@ -502,6 +506,7 @@ def main(argv: list[str] | None = None) -> int:
               "the traceback)", file=sys.stderr)
         return 1
     finally:
+        warnings.showwarning = old_show
         if old is not None: signal.signal(signal.SIGTERM, old)
 
 # %% ../nbs/14_cli.ipynb #6fcae7a4
