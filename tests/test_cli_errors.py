@@ -204,7 +204,9 @@ def test_sigterm_is_130(tmp_path):
     import signal
     p = subprocess.Popen([str(BIN/"vividportraits"), "synth", str(tmp_path/"s"), "--identities", "64", "--frames", "64",
                           "--size", "64"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
-    time.sleep(8)
+    t0 = time.time()   # wait until the command is at work (its imports take seconds on a loaded machine)
+    while not (tmp_path/"s"/"clips").exists() and p.poll() is None and time.time() - t0 < 120: time.sleep(0.2)
+    time.sleep(1)
     p.send_signal(signal.SIGTERM)
     out, err = p.communicate(timeout=60)
     assert p.returncode == 130, (p.returncode, err[-2000:])

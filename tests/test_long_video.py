@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from vividportraits.long_video import (CONTEXT_SCHEDULERS, animate, animate_file, blend_weights, get_context_scheduler,
+from vividportraits.long_video import (CONTEXT_SCHEDULERS, animate, animate_file, side_by_side_path, blend_weights, get_context_scheduler,
                                        load_driver, window_boundaries)
 
 torch.set_num_threads(2)
@@ -54,7 +54,10 @@ def test_animate_file_writes_mp4(tiny_checkpoint, clip_files, strategy):
     rep = animate_file(tiny_checkpoint, d/"source.png", d/"driver.npz", out, side_by_side=(strategy == "cyclic"),
                        strategy=strategy, window=8, overlap=2, steps=2, parser="synth", crop="center", progress=False)
     frames = np.stack(iio.mimread(out))
-    assert frames.shape == (14, 64, 64 * (3 if strategy == "cyclic" else 1), 3)
+    assert frames.shape == (14, 64, 64, 3)  # the output alone; a side-by-side goes beside it, never into `out`
+    sbs = side_by_side_path(out)
+    assert sbs.exists() == (strategy == "cyclic")
+    if sbs.exists(): assert np.stack(iio.mimread(sbs)).shape == (14, 64, 3 * 64, 3)  # source | driver | output
     assert rep["num_frames"] == 14 and rep["skipped"] == [] and rep["max_window_frames"] <= 8
     assert (d/f"out_{strategy}.json").exists()
 

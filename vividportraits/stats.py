@@ -18,9 +18,12 @@ import pandas as pd
 from .core import atomic_write, load_json
 from .config import DEFAULT_SCALE_RANGE, paper_grid, parse_scale_range
 
+DEFAULT_RANGE_TEXT = "[{:g},{:g}]".format(*DEFAULT_SCALE_RANGE)  # the baseline's range as the tables write it
+
+
 # %% auto #0
-__all__ = ['B_DEFAULT', 'BOOT_SEED', 'Z_975', 'Z_80', 'METRICS', 'VALIDATION_NOT_USED', 'QUESTION_TEXT', 'QUESTIONS',
-           'OLD_PROTOCOL_RENAMES', 'MIN_LONG_FRAMES', 'Q5_EVIDENCE', 'TABLE_COLUMNS', 'README_MARKERS',
+__all__ = ['DEFAULT_RANGE_TEXT', 'B_DEFAULT', 'BOOT_SEED', 'Z_975', 'Z_80', 'METRICS', 'VALIDATION_NOT_USED', 'QUESTION_TEXT',
+           'QUESTIONS', 'OLD_PROTOCOL_RENAMES', 'MIN_LONG_FRAMES', 'Q5_EVIDENCE', 'TABLE_COLUMNS', 'README_MARKERS',
            'VERDICT_COLOURS', 'SCALE_VARIANTS', 'Metric', 'verdict_allowed', 'Contrast', 'hierarchical_bootstrap',
            'seed_mean', 'interval', 'verdict', 'clip_records', 'paired_differences', 'temporal_precondition',
            'strategies_identical', 'q5_reason', 'verdict_table', 'protocol_markdown', 'study_protocol_doc',
@@ -102,7 +105,7 @@ QUESTION_TEXT = {
            "landmark drawings, without leaking the driver's face shape or losing fidelity?"),
     "Q2": ("parsing vs RGB", "Does a parsing-map guider avoid the identity leakage of raw RGB driving frames (the output "
            "resembling the driver in appearance or face shape), and at what cost in cross-reenactment fidelity?"),
-    "Q3": ("the scaling range", "What does the random-scaling range buy: none, [0.9,1.1], the default [0.8,1.2] and "
+    "Q3": ("the scaling range", f"What does the random-scaling range buy: none, [0.9,1.1], the default {DEFAULT_RANGE_TEXT} and "
            "[0.6,1.4], read as a trade-off curve of shape leakage against fidelity?"),
     "Q4": ("fg/bg split", "Does giving the ReferenceNet the foreground and the denoiser the background and mask help?"),
     "Q5": ("long-video strategies", "Do cyclic overlapping windows (the baseline) reduce seams against plain overlap and "
@@ -331,7 +334,7 @@ def protocol_markdown() -> str:
     out = [f"Pre-registered before the study (>= 10 seeds, issue 15) runs, and generated from `vividportraits.stats.QUESTIONS` "
            "by `stats.protocol_markdown`: this section, `docs/study_protocol.md` and the analysis cannot disagree "
            "(`tests/test_stats.py` compares them). The baseline is the `config.BASELINE` run (parsing maps, scaling "
-           "[0.8,1.2], fg/bg split on, cyclic windows); every contrast is variant minus baseline at the same seed on the "
+           f"{DEFAULT_RANGE_TEXT}, fg/bg split on, cyclic windows); every contrast is variant minus baseline at the same seed on the "
            "same clips.", "",
            *[f"- **{k} {t}.** {w}" for k, (t, w) in QUESTION_TEXT.items()], "", _md_table(q), "",
            "**Verdict rule.** With d the paired difference (variant - baseline), [l, u] its 95% interval and m the "
@@ -516,7 +519,7 @@ def tradeoff_plot(tt: pd.DataFrame):   # tradeoff_table output
         if not len(s) or m not in have:
             ax.text(0.5, 0.5, "not measured under\nthe old protocol", ha="center", va="center", transform=ax.transAxes); continue
         ax.errorbar(s.width, s.difference, yerr=[s.difference - s.ci_low, s.ci_high - s.difference], marker="o", capsize=3)
-        ax.set_ylabel("paired difference to [0.8,1.2]", fontsize=8)
+        ax.set_ylabel(f"paired difference to {DEFAULT_RANGE_TEXT}", fontsize=8)
     if two_d:
         ax, f = axs[0][-1], fid[0]
         a = tt[tt.metric == f].set_index("variant"); b = tt[tt.metric == "shape_leak"].set_index("variant")
@@ -524,7 +527,7 @@ def tradeoff_plot(tt: pd.DataFrame):   # tradeoff_table output
         ax.errorbar(a.loc[v, "difference"], b.loc[v, "difference"], fmt="-o", capsize=3,
                     xerr=[a.loc[v, "difference"] - a.loc[v, "ci_low"], a.loc[v, "ci_high"] - a.loc[v, "difference"]],
                     yerr=[b.loc[v, "difference"] - b.loc[v, "ci_low"], b.loc[v, "ci_high"] - b.loc[v, "difference"]])
-        for x in v: ax.annotate(x.replace("baseline", "[0.8,1.2]").replace("scale=", ""), (a.loc[x, "difference"], b.loc[x, "difference"]), fontsize=7)
+        for x in v: ax.annotate(x.replace("baseline", DEFAULT_RANGE_TEXT).replace("scale=", ""), (a.loc[x, "difference"], b.loc[x, "difference"]), fontsize=7)
         ax.set_xlabel(f"cross {f}, paired difference"); ax.set_ylabel("cross shape_leak, paired difference")
         ax.set_title("shape leakage against fidelity", fontsize=9)
     fig.tight_layout()
