@@ -21,8 +21,9 @@ from .metrics import mean_ci95
 
 # %% auto #0
 __all__ = ['METRIC_COLUMNS', 'HIGHER_IS_BETTER', 'PROTOCOL_COLUMNS', 'PROTOCOL_HIGHER', 'VALIDATION_NAMES', 'SEAM_VARIANTS',
-           'collect_results', 'mean_ci', 'summary_table', 'markdown_table', 'collect_clips', 'validation_verdicts',
-           'reference_table', 'long_metrics', 'metrics_plot', 'leakage_plot', 'seams_table', 'seams_plot']
+           'results_files', 'collect_results', 'mean_ci', 'summary_table', 'markdown_table', 'collect_clips',
+           'validation_verdicts', 'reference_table', 'long_metrics', 'metrics_plot', 'leakage_plot', 'seams_table',
+           'seams_plot']
 
 # %% ../nbs/13b_report.ipynb #6ad37259
 METRIC_COLUMNS = ("id_sim", "expr_sim", "ssim", "psnr", "lpips")
@@ -32,13 +33,18 @@ HIGHER_IS_BETTER = {"id_sim": True, "expr_sim": True, "expr_corr": True, "ssim":
                     "seam": False, "seam_ratio": False}
 "Direction of each metric (for bold-best in tables)."
 
+def results_files(root: str | os.PathLike  # folder searched recursively
+                 ):                        # yields (path, record) for every readable results.json, in path order
+    "Every readable `results.json` under `root` (a file cut by a kill is skipped, not fatal)."
+    for p in sorted(Path(root).rglob("results.json")):
+        try: yield p, load_json(p)
+        except ValueError: continue
+
 def collect_results(root: str | os.PathLike  # folder searched recursively for results.json
                    ) -> pd.DataFrame:
     "One row per results.json under `root`: parameters, variant, metrics and timings (a pandas DataFrame)."
     rows = []
-    for p in sorted(Path(root).rglob("results.json")):
-        try: r = load_json(p)
-        except ValueError: continue
+    for p, r in results_files(root):
         if "params" not in r or "metrics" not in r: continue
         if not {"motion", "long_video", "preset"} <= set(r["params"]): continue  # e.g. a training run's own results.json
         row = {"path": str(p.parent), "variant": r.get("variant") or variant_name(r["params"]),
@@ -123,9 +129,7 @@ def collect_clips(root: str | os.PathLike  # folder searched recursively for res
                  ) -> pd.DataFrame:
     "The per-clip records of every run under `root` (runs without them are skipped), with variant, seed and commit flags."
     frames = []
-    for p in sorted(Path(root).rglob("results.json")):
-        try: r = load_json(p)
-        except ValueError: continue
+    for p, r in results_files(root):
         if not isinstance(r.get("clips"), dict) or "params" not in r: continue
         d = pd.DataFrame(r["clips"])
         com = r.get("commits") or {}

@@ -233,27 +233,6 @@ def make_accelerator(cfg: TrainConfig  # the run's configuration (grad_accum, mi
     return Accelerator(cpu=cpu, gradient_accumulation_steps=cfg.grad_accum,
                        mixed_precision=_mixed_precision(cfg, "cuda" if torch.cuda.is_available() and not cpu else "cpu"))
 
-def _step_noise(cfg: TrainConfig, micro: int, shape: tuple, n: int, nf: int, rank: int, world: int):
-    "Noise, timesteps (n clips of nf frames) and reference-drop flags of this process's share of a micro-step's global batch."
-    g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + micro * 101)   # the same draw on every rank
-    noise = torch.randn((shape[0] * world, *shape[1:]), generator=g)
-    return (noise.chunk(world)[rank], sample_timesteps.__wrapped__(g, n * world).chunk(world)[rank] if False else None)
-
-def _world_size() -> int:
-    "Processes of the launch this one belongs to (torchrun / accelerate launch set WORLD_SIZE; MPI its own)."
-    for k in ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"):
-        if os.environ.get(k, "").isdigit(): return int(os.environ[k])
-    return 1
-
-def make_accelerator(cfg: TrainConfig  # the run's configuration (grad_accum, mixed_precision)
-                    ) -> Accelerator:
-    "The run's `Accelerator`: one process, or the launch's processes (gloo on CPUs, NCCL on GPUs)."
-    # accelerate picks multi-CPU (gloo) only when asked for the CPU; without CUDA a torchrun / `accelerate launch`
-    # of several processes would otherwise give each one its own single-process Accelerator (DistributedType.NO)
-    cpu = _world_size() > 1 and not torch.cuda.is_available()
-    return Accelerator(cpu=cpu, gradient_accumulation_steps=cfg.grad_accum,
-                       mixed_precision=_mixed_precision(cfg, "cuda" if torch.cuda.is_available() and not cpu else "cpu"))
-
 def _step_draws(seed: int, micro: int, sched, z_shape: tuple, nf: int, ref_drop_prob: float, rank: int = 0,
                 world: int = 1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     "(noise, timesteps, reference-drop flags) of this process's share of micro-step `micro`'s global batch."
