@@ -5,8 +5,10 @@ Two figures, both at batch 8, fp32:
           steps/s from the log rows after the first (warm-up) interval;
   step  - the optimisation step alone on a fixed batch (forward with ReferenceNet + guider, backward, AdamW).
 Other processes share the cores: the load average is printed beside the figures.
+  bf16  - with --bf16: the same optimisation step under CPU bf16 autocast (what accelerate's mixed_precision="bf16"
+          does on CPU), timed in alternating rounds with fp32 so that load changes hit both; prints the speed ratio.
 
-usage: python benchmarks/bench_train.py [--threads 2] [--steps 60] [--batch 8] [--motion parsing]
+usage: python benchmarks/bench_train.py [--threads 2] [--steps 60] [--batch 8] [--motion parsing] [--bf16] [--rounds 5]
 """
 import argparse
 import csv
@@ -26,6 +28,8 @@ def main():
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--motion", default="parsing")
     ap.add_argument("--preset", default="tiny")
+    ap.add_argument("--bf16", action="store_true", help="also time the step under CPU bf16 autocast (ratio to fp32)")
+    ap.add_argument("--rounds", type=int, default=5, help="--bf16: alternating fp32/bf16 rounds of 20 steps")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     from vividportraits.train import TrainConfig, _TrainForward, train
@@ -46,10 +50,11 @@ def main():
     sched = make_scheduler("ddpm")
     z0 = model.to_latent(rgb)
 
-    def step():
+    def step(bf16: bool = False):
         noise, t = torch.randn_like(z0), torch.randint(0, 1000, (B,))
-        pred = fwd(add_noise(sched, z0, noise, t), t, cond, ref, mask if mc.fgbg else None, torch.zeros(B, dtype=torch.bool))
-        loss = (pred - training_target(sched, z0, noise, t)).square().mean()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            pred = fwd(add_noise(sched, z0, noise, t), t, cond, ref, mask if mc.fgbg else None, torch.zeros(B, dtype=torch.bool))
+            loss = (pred.float() - training_target(sched, z0, noise, t)).square().mean()
         opt.zero_grad(); loss.backward(); opt.step()
 
     for _ in range(3): step()
@@ -59,6 +64,19 @@ def main():
     counts = model.count_parameters()
     print(f"step  ({a.preset}, {S}x{S}, batch {B}, {counts['trainable'] / 1e6:.2f} M trainable): "
           f"{n / dt:.2f} steps/s, {n * B / dt:.1f} samples/s   load average {os.getloadavg()}")
+
+    if a.bf16:
+        for _ in range(3): step(True)
+        rates = {False: [], True: []}
+        for _ in range(a.rounds):
+            for bf in (False, True):
+                t0 = time.perf_counter()
+                for _ in range(n): step(bf)
+                rates[bf].append(n / (time.perf_counter() - t0))
+        r = [b / f for f, b in zip(rates[False], rates[True])]
+        print(f"bf16  (CPU autocast, same step): fp32 median {statistics.median(rates[False]):.2f} steps/s, bf16 median "
+              f"{statistics.median(rates[True]):.2f} steps/s; bf16/fp32 ratio per round {', '.join(f'{x:.2f}' for x in r)} "
+              f"(median {statistics.median(r):.2f})   load average {os.getloadavg()}")
 
     # the whole loop on SynthPortraits
     with tempfile.TemporaryDirectory() as d:

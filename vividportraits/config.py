@@ -23,10 +23,10 @@ from .core import IBUG68_GROUPS, NUM_CLASSES
 # %% auto #0
 __all__ = ['MOTION_KINDS', 'LONG_VIDEO_STRATEGIES', 'SAMPLERS', 'PREDICTION_TYPES', 'MIXED_PRECISION', 'BLEND_RAMPS',
            'DEFAULT_SCALE_RANGE', 'MODEL_PRESETS', 'TRAIN_FIELD_RENAMES', 'BASELINE', 'EVAL_ONLY_FIELDS',
-           'EXPERIMENT_PRESETS', 'PRESET_TO_TRAIN', 'RUN_TO_TRAIN', 'GRIDS', 'parse_scale_range', 'parse_bool',
-           'parse_choice', 'check_kind', 'condition_channels', 'field_names', 'shared_fields', 'auto_prediction_type',
-           'ModelConfig', 'get_preset', 'TrainConfig', 'variant_name', 'variant_dir_name', 'ExperimentPreset',
-           'RunConfig', 'paper_grid']
+           'ADDED_PRESET_FIELDS', 'EXPERIMENT_PRESETS', 'PRESET_TO_TRAIN', 'RUN_TO_TRAIN', 'GRIDS', 'parse_scale_range',
+           'parse_bool', 'parse_choice', 'check_kind', 'condition_channels', 'field_names', 'shared_fields',
+           'auto_prediction_type', 'ModelConfig', 'get_preset', 'TrainConfig', 'variant_name', 'variant_dir_name',
+           'ExperimentPreset', 'RunConfig', 'paper_grid']
 
 # %% ../nbs/00a_config.ipynb #e092363e
 MOTION_KINDS = ("parsing", "landmarks", "rgb")
@@ -398,9 +398,16 @@ class ExperimentPreset:
                                # shared with training); 0: evaluate `eval_self` + `eval_cross` pairs of the training data's test split
     eval_pairs: int = 0        # with eval_identities: self clips evaluated, and as many cross clips (balanced sources/drivers)
     eval_seed: int = 1         # data seed of the evaluation set (the training data uses seed 0)
+    eval_self_pairs: int | None = None  # with eval_identities: self clips evaluated (None: eval_pairs); no verdict reads them
+    # the training data
+    train_identities: int = 0  # > 0: train on SynthPortraits rendered on the fly from a bank of this many identities
+                               # (its train split, 3/4; bank seed 0, never the evaluation set's); 0: the dataset folder
 
-EVAL_ONLY_FIELDS = ("eval_identities", "eval_pairs", "eval_seed")
+EVAL_ONLY_FIELDS = ("eval_identities", "eval_pairs", "eval_seed", "eval_self_pairs")
 "ExperimentPreset fields that only change the evaluation: left out of `RunConfig.train_key`, so checkpoints stay shared."
+ADDED_PRESET_FIELDS = ("train_identities",)
+"""ExperimentPreset fields added after checkpoints were named by `RunConfig.train_key`: hashed only when they differ from
+their default, so the keys of every earlier preset stay as they were."""
 
 EXPERIMENT_PRESETS = {
     "smoke": ExperimentPreset(model="tiny", image_size=64, identities=6, clips_per_identity=1, frames=16,
@@ -415,6 +422,12 @@ EXPERIMENT_PRESETS = {
                             test_fraction=0.1, train_steps=1500, temporal_steps=300, batch_size=32, lr=1e-3,
                             eval_self=10, eval_cross=10, eval_frames=32, window=16, overlap=4, sample_steps=25,
                             guidance=1.0, max_minutes=3.0, eval_identities=16, eval_pairs=32),
+    # the decisive study's recipe, frozen before it ran (why: nbs/13_experiment.ipynb, "The study preset")
+    "study": ExperimentPreset(model="tiny", image_size=64, identities=40, clips_per_identity=2, frames=24,
+                              test_fraction=0.2, train_steps=2000, temporal_steps=0, batch_size=8, lr=2e-3,
+                              eval_self=4, eval_cross=4, eval_frames=24, window=8, overlap=2, sample_steps=15,
+                              guidance=1.0, max_minutes=30.0, eval_identities=16, eval_pairs=32, eval_self_pairs=8,
+                              train_identities=512),
 }
 "The experiment presets by name."
 
@@ -433,7 +446,7 @@ class RunConfig:
     drop_skin: bool = False                                   # remove the face-skin class from parsing conditions
     fgbg: bool = True                                         # split the reference into foreground and background
     long_video: str = "cyclic"                                # long-clip strategy: "cyclic" | "overlap" | "independent"
-    preset: str = "smoke"                                     # experiment preset: "smoke" | "cpu" | "gpu"
+    preset: str = "smoke"                                     # experiment preset (EXPERIMENT_PRESETS): "smoke", "cpu", "gpu", "study"
     seed: int = 0                                             # seed of training and sampling
     data: str = "synth"                                       # "synth" (generated SynthPortraits) or a prepared dataset folder
     run_dir: str | None = None                                # output folder; None = runs/ablate/<variant>/seed<seed>
@@ -483,15 +496,19 @@ class RunConfig:
     def train_key(self) -> str:
         "A short hash of what training depends on, so variants that differ only at inference share a checkpoint."
         d = {k: v for k, v in self.to_dict().items() if k not in ("long_video", "run_dir", "ckpt_cache")}
-        d["preset_values"] = {k: v for k, v in asdict(self.experiment).items() if k not in EVAL_ONLY_FIELDS}
+        e, defaults = self.experiment, {f.name: f.default for f in dataclasses.fields(ExperimentPreset)}
+        d["preset_values"] = {k: v for k, v in asdict(e).items()
+                              if k not in EVAL_ONLY_FIELDS and not (k in ADDED_PRESET_FIELDS and v == defaults[k])}
         return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
     def _protocol(self, stage: int) -> dict:
         "The run protocol's training settings that are rules, not fields: checkpoint period, stage-2 batch and warm-up."
         e = self.experiment
-        if stage == 1: return {"ckpt_every": max(50, e.train_steps // 4), "sample_every": 0, "tensorboard": False}
+        # synthetic frames rendered on the fly (both stages) when the preset trains on an identity bank
+        fly = {"data": None, "synth_identities": e.train_identities} if e.train_identities > 0 and self.data == "synth" else {}
+        if stage == 1: return {"ckpt_every": max(50, e.train_steps // 4), "sample_every": 0, "tensorboard": False, **fly}
         return {"ckpt_every": max(25, e.temporal_steps // 2), "sample_every": 0, "tensorboard": False,
-                "batch_size": max(1, e.batch_size // e.window), "warmup_steps": min(50, e.temporal_steps // 4)}
+                "batch_size": max(1, e.batch_size // e.window), "warmup_steps": min(50, e.temporal_steps // 4), **fly}
 
     def train_config(self, data_root: str | os.PathLike,  # the dataset folder (`experiment.prepare_data`)
                      out: str | os.PathLike,              # the training run's folder
@@ -501,8 +518,8 @@ class RunConfig:
         "The `TrainConfig` of one training stage, derived by field name from the preset and this config."
         if stage not in PRESET_TO_TRAIN: raise ValueError(f"stage: expected 1 or 2, got {stage!r}")
         vals = {**shared_fields(self.experiment, TrainConfig, PRESET_TO_TRAIN[stage]),
-                **shared_fields(self, TrainConfig, RUN_TO_TRAIN), **self._protocol(stage),
-                "stage": stage, "data": str(data_root), "out": str(out), **overrides}
+                **shared_fields(self, TrainConfig, RUN_TO_TRAIN), "stage": stage, "data": str(data_root),
+                "out": str(out), **self._protocol(stage), **overrides}
         return TrainConfig(**vals).validate()
 
 # %% ../nbs/00a_config.ipynb #bcf535d5

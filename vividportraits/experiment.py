@@ -273,13 +273,13 @@ def prepare_eval_data(cfg: RunConfig, progress: bool = True) -> Path | None:
     return root
 
 def protocol_clips(root: str | os.PathLike, e: ExperimentPreset) -> tuple[Manifest, list[dict]]:
-    "The evaluation set's manifest (its pairs replaced, in memory, by `protocol_pairs`) and the first `eval_pairs` self and cross pairs."
+    "The evaluation set's manifest (its pairs replaced, in memory, by `protocol_pairs`), its first `eval_self_pairs` (default `eval_pairs`) self pairs and first `eval_pairs` cross pairs."
     m = Manifest.load(root); clips = {}
     for p in m.pairs:
         if p["kind"] == "self": clips.setdefault(m.clip(p["source"])["identity"], []).append(p["source"])
     m.data["pairs"] = protocol_pairs(clips, e.eval_seed)  # pair_params finds each cross pair and its other driver here
-    k = int(e.eval_pairs)
-    return m, [p for p in m.pairs if p["kind"] == "self"][:k] + [p for p in m.pairs if p["kind"] == "cross"][:k]
+    k = int(e.eval_pairs); ks = k if e.eval_self_pairs is None else int(e.eval_self_pairs)
+    return m, [p for p in m.pairs if p["kind"] == "self"][:ks] + [p for p in m.pairs if p["kind"] == "cross"][:k]
 
 def gaze_sim(driver: dict, pred: dict, evaluator) -> np.ndarray:  # per frame; 1 same, 0 chance; NaN if gaze is not read
     "Gaze similarity (the `shape.CARRIED_EXCLUDED` factors), computed as `expr_sim_carried` is, reported apart from it."
