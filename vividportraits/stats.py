@@ -23,12 +23,13 @@ DEFAULT_RANGE_TEXT = "[{:g},{:g}]".format(*DEFAULT_SCALE_RANGE)  # the baseline'
 
 # %% auto #0
 __all__ = ['DEFAULT_RANGE_TEXT', 'B_DEFAULT', 'BOOT_SEED', 'Z_975', 'Z_80', 'METRICS', 'VALIDATION_NOT_USED', 'QUESTION_TEXT',
-           'QUESTIONS', 'OLD_PROTOCOL_RENAMES', 'MIN_LONG_FRAMES', 'Q5_EVIDENCE', 'TABLE_COLUMNS', 'README_MARKERS',
-           'VERDICT_COLOURS', 'SCALE_VARIANTS', 'Metric', 'verdict_allowed', 'Contrast', 'hierarchical_bootstrap',
-           'seed_mean', 'interval', 'verdict', 'clip_records', 'paired_differences', 'temporal_precondition',
-           'strategies_identical', 'q5_reason', 'verdict_table', 'protocol_markdown', 'study_protocol_doc',
-           'verdict_markdown', 'findings_markdown', 'readme_block', 'replace_block', 'update_readme', 'forest_plot',
-           'scale_width', 'tradeoff_table', 'tradeoff_plot']
+           'QUESTIONS', 'OLD_PROTOCOL_RENAMES', 'MIN_LONG_FRAMES', 'Q5_EVIDENCE', 'STUDY_Q5', 'ANCHORS',
+           'TABLE_COLUMNS', 'README_MARKERS', 'VERDICT_COLOURS', 'SCALE_VARIANTS', 'Metric', 'verdict_allowed',
+           'Contrast', 'hierarchical_bootstrap', 'seed_mean', 'interval', 'verdict', 'clip_records',
+           'paired_differences', 'temporal_precondition', 'strategies_identical', 'q5_reason', 'anchor_check',
+           'verdict_table', 'protocol_markdown', 'study_protocol_doc', 'verdict_markdown', 'findings_markdown',
+           'readme_block', 'replace_block', 'update_readme', 'forest_plot', 'scale_width', 'tradeoff_table',
+           'tradeoff_plot']
 
 # %% ../nbs/13c_stats.ipynb #2bbb7595
 B_DEFAULT = 2000
@@ -179,8 +180,9 @@ OLD_PROTOCOL_RENAMES = {"id_sim": "id_app", "id_sim_driver": "id_app_driver"}
 evaluator's appearance identity, `id_app` (the metrics data card). Old `expr_sim` includes gaze: it is not
 `expr_sim_carried` and is kept under its own name, never a verdict's metric."""
 
-def clip_records(root: str | os.PathLike  # folder searched recursively for results.json
-                ) -> pd.DataFrame:        # one row per (run, clip): variant, seed, protocol, clip, metrics...
+def clip_records(root: str | os.PathLike,  # folder searched recursively for results.json
+                 system: str = "model"    # whose rows: the model's (the contrasts), or a rendered reference's
+                ) -> pd.DataFrame:        # one row per (run, clip): variant, seed, preset, protocol, clip, metrics...
     """Per-clip values of every run under `root`: from the records in results.json (`clips`, the model's rows when a
     `system` column says which system) or else the run's clips.csv; old-protocol columns renamed (OLD_PROTOCOL_RENAMES)."""
     frames = []
@@ -191,12 +193,14 @@ def clip_records(root: str | os.PathLike  # folder searched recursively for resu
         if isinstance(r.get("clips"), list): c = pd.DataFrame(r["clips"])
         elif (p.parent/"clips.csv").exists(): c = pd.read_csv(p.parent/"clips.csv")
         else: continue
-        if "system" in c: c = c[c["system"] == "model"].drop(columns="system")
+        if "system" in c: c = c[c["system"] == system].drop(columns="system")
+        elif system != "model": continue  # old runs scored no references
         if "protocol" not in c and "kind" in c: c = c.rename(columns={"kind": "protocol"})
         c = c.rename(columns={k: v for k, v in OLD_PROTOCOL_RENAMES.items() if v not in c})
         key = c["clip"].astype(str) if "clip" in c else pd.Series(np.arange(len(c)).astype(str), index=c.index)
         if {"source", "driver"} <= set(c): key = key + ":" + c["source"].astype(str) + ">" + c["driver"].astype(str)
         c = c.assign(clip_key=key, variant=r.get("variant") or "?", seed=int(r["params"].get("seed", 0)),
+                     preset=str(r["params"].get("preset", "?")), seconds=float((r.get("timings") or {}).get("total", np.nan)),
                      run=str(p.parent.relative_to(root)), dirty=str(r.get("git_sha", "")).endswith("+dirty"))
         frames.append(c)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
@@ -273,19 +277,48 @@ Q5_EVIDENCE = ("the stage-2 temporal layers are zero-initialised and get 300 bat
 
 def _fmt(metric, x): return "n/a" if x is None or not np.isfinite(x) else f"{x:+.2f}" if metric == "psnr" else f"{x:+.3f}"
 
+STUDY_Q5 = ("the study preset (`config.EXPERIMENT_PRESETS['study']`) trains no temporal layers (temporal_steps = 0): "
+            "its CPU budget (2 cores, a 4-hour target for >= 10 seeds x 6 variants) goes to seeds; the pre-condition "
+            f"needs a stage-2 model per seed and >= {MIN_LONG_FRAMES}-frame held-out clips under three strategies, several "
+            "times that budget. The toy demonstration stays in `nbs/12_long_video.ipynb`")
+"Why the study drops Q5 (decided with the study preset, before it ran)."
+
 def q5_reason(df: pd.DataFrame,                    # clip_records output
               precondition: dict | None = None      # temporal_precondition output, None when not run
              ) -> str:
     "Why Q5 is dropped (or '' when its pre-condition passed)."
     if precondition is not None:
         return "" if precondition["passed"] else "its pre-condition failed: " + "; ".join(precondition["reasons"])
+    if len(df) and "preset" in df and set(df["preset"]) == {"study"}: return STUDY_Q5
     return (f"its pre-condition was not checked (`stats.temporal_precondition`), and these runs cannot answer it: "
             f"the per-clip temporal error of the three strategies differs by at most {strategies_identical(df):.1e}, "
             f"{Q5_EVIDENCE}")
 
+ANCHORS = {("Q1", "expr_sim_carried"): "copied_source"}
+"""Pre-registered anchors: a contrast on (question, metric) is answered only when the baseline beats this rendered
+reference on that metric (per clip at each seed, 95% interval above 0 in the metric's better direction). A baseline
+that carries the driver's expression no better than copying the source cannot rank two ways of carrying it."""
+
+def anchor_check(df: pd.DataFrame,    # clip_records output (the model's rows)
+                 refs: pd.DataFrame,  # clip_records(root, system=reference) output
+                 metric: str, protocol: str, reference: str,
+                 baseline: str = "baseline", B: int = B_DEFAULT, seed: int = BOOT_SEED
+                ) -> dict | None:     # interval of baseline - reference, its passed flag; None when not measurable
+    "Does the baseline beat `reference` on `metric`? Paired per clip at each baseline seed, the study's interval."
+    if df.empty or refs is None or refs.empty or metric not in df or metric not in refs: return None
+    b = df[(df["variant"] == baseline) & (df["protocol"] == protocol)][["seed", "clip_key", metric]]
+    r = refs[(refs["variant"] == baseline) & (refs["protocol"] == protocol)][["seed", "clip_key", metric]]
+    d = b.merge(r, on=["seed", "clip_key"], suffixes=("_b", "_r"), validate="one_to_one")
+    d = d.assign(difference=d[f"{metric}_b"] - d[f"{metric}_r"]).dropna(subset=["difference"])
+    if len(d) == 0: return None
+    s = interval(d["difference"], d["seed"], B, seed)
+    lo, hi = (s["ci_low"], s["ci_high"]) if METRICS[metric].direction > 0 else (-s["ci_high"], -s["ci_low"])
+    return {**s, "reference": reference, "passed": bool(lo > 0)}
+
 def verdict_table(df: pd.DataFrame,                       # clip_records output
                   questions: Sequence[Contrast] = QUESTIONS,
                   precondition: dict | None = None,       # temporal_precondition output (Q5 is dropped unless it passed)
+                  references: Mapping[str, pd.DataFrame] | None = None,  # reference name -> its clip_records (ANCHORS)
                   B: int = B_DEFAULT, seed: int = BOOT_SEED
                  ) -> pd.DataFrame:                       # one row per contrast
     """The study's verdict table: per contrast the paired difference (variant - baseline), its 95% hierarchical-bootstrap
@@ -309,7 +342,16 @@ def verdict_table(df: pd.DataFrame,                       # clip_records output
                    n=f"{s['n_seeds']} x {s['n_clips']}")
         notes = (["one seed: training noise not covered"] if s["n_seeds"] == 1 else
                  [f"{s['n_seeds']} seeds: resampling so few seeds understates training noise"] if s["n_seeds"] < 5 else [])
-        if not verdict_allowed(c.metric):
+        anchor = ANCHORS.get((c.qid, c.metric))
+        chk = None if anchor is None else anchor_check(df, (references or {}).get(anchor), c.metric, c.protocol, anchor,
+                                                          c.baseline, B, seed)
+        if anchor is not None and (chk is None or not chk["passed"]):
+            row["verdict"] = "unanswerable" if chk is not None else "anchor not checked"
+            notes.insert(0, f"anchor: baseline - {anchor} not measured" if chk is None else
+                         f"anchor: baseline - {anchor} {_fmt(c.metric, chk['difference'])} "
+                         f"[{_fmt(c.metric, chk['ci_low'])}, {_fmt(c.metric, chk['ci_high'])}]: the baseline does not "
+                         f"beat {anchor.replace('_', ' ')}, so this contrast cannot be ranked")
+        elif not verdict_allowed(c.metric):
             row["verdict"] = "descriptive"; notes.insert(0, "validation: not used for a verdict")
         else:
             v = verdict(s["ci_low"], s["ci_high"], c.direction, c.margin)
@@ -343,7 +385,10 @@ def protocol_markdown() -> str:
            "its minimum detectable effect MDE = (z_0.975 + z_0.8) x SE = 2.80 x SE, SE the bootstrap standard error of "
            "d (80% power, two-sided 5% test; from the bootstrap, not a power function). A metric the validation "
            "(`data_cards/synthportraits_metrics_validation.md`) flagged *not used for a verdict* for what it would judge "
-           "is reported as descriptive, never as a verdict. Q3 is also drawn as a trade-off curve: shape_leak and "
+           "is reported as descriptive, never as a verdict. **Anchor:** Q1's expression contrast "
+           "(`expr_sim_carried`) is ranked only when the baseline beats the copied-source reference on it (baseline minus "
+           "copied source, per clip at each seed, interval above 0, `stats.ANCHORS`); otherwise it is *unanswerable*: a "
+           "baseline that carries expression no better than copying the source cannot rank two ways of carrying it. Q3 is also drawn as a trade-off curve: shape_leak and "
            "fidelity against the width of the scaling range, with the same intervals (`stats.tradeoff_plot`).", "",
            f"**Intervals, one method everywhere** (`stats.hierarchical_bootstrap`, used by every table and figure): "
            f"B = {B_DEFAULT} resamples with numpy seed {BOOT_SEED}; each draws seeds with replacement, then clips with "
@@ -358,7 +403,7 @@ def protocol_markdown() -> str:
            "boundary set, have a seam ratio whose interval lies above 1. Today's runs do not meet it: per-clip temporal "
            f"error is identical across strategies in `results/cpu`, {Q5_EVIDENCE}. If it still fails within the CPU "
            "budget, Q5 is dropped from the study table with the reason, and the toy demonstration in "
-           "`nbs/12_long_video.ipynb` stays."]
+           f"`nbs/12_long_video.ipynb` stays. Decided with the study preset, before it ran: {STUDY_Q5}."]
     return "\n".join(out)
 
 def study_protocol_doc() -> str:
@@ -381,10 +426,12 @@ def verdict_markdown(t: pd.DataFrame) -> str:
     return _md_table(t[list(TABLE_COLUMNS)].rename(columns=TABLE_COLUMNS))
 
 def findings_markdown(df: pd.DataFrame,               # clip_records output
-                      source: str = "results/cpu",    # where the results came from (named in the text)
-                      precondition: dict | None = None, B: int = B_DEFAULT, seed: int = BOOT_SEED) -> str:
+                      source: str = "results/study",  # where the results came from (named in the text)
+                      precondition: dict | None = None,
+                      references: Mapping[str, pd.DataFrame] | None = None,  # reference -> clip_records (ANCHORS)
+                      B: int = B_DEFAULT, seed: int = BOOT_SEED) -> str:
     "The README's findings block: how it was made, the verdict table, and one generated line per question."
-    t = verdict_table(df, precondition=precondition, B=B, seed=seed)
+    t = verdict_table(df, precondition=precondition, references=references, B=B, seed=seed)
     runs = df.drop_duplicates("run") if len(df) else df
     old = len(df) and not any(c in df for c in ("shape_leak", "expr_sim_carried", "id_face_driver"))
     out = [f"Generated by `stats.findings_markdown` from the per-clip values of the {len(runs)} runs under `{source}`"
@@ -405,7 +452,7 @@ def findings_markdown(df: pd.DataFrame,               # clip_records output
         un = q[q.verdict.str.startswith("unresolved")]
         if len(un): parts.append("unresolved on " + ", ".join(f"{r.contrast.split(' - ')[0]} {r.metric} "
                                  f"(MDE {_fmt(r.metric, r.mde).lstrip('+')})" for _, r in un.iterrows()))
-        for label in ("descriptive", "not measured", "not run", "no paired runs"):
+        for label in ("unanswerable", "anchor not checked", "descriptive", "not measured", "not run", "no paired runs"):
             sel = q[q.verdict == label]
             if len(sel): parts.append(f"{label}: " + ", ".join(sorted(set(sel.metric))))
         if (q.verdict == "dropped").any(): parts.append("dropped from the study table: " + q5_reason(df, precondition))
@@ -414,9 +461,14 @@ def findings_markdown(df: pd.DataFrame,               # clip_records output
     if len(runs) and runs["dirty"].any():
         out.append(f"- {int(runs['dirty'].sum())} of {len(runs)} runs were evaluated from a dirty tree (their `git_sha` "
                    "ends in `+dirty`), so their code is not exactly any commit.")
+    if len(runs) and "seconds" in runs and runs["seconds"].notna().any():
+        out.append(f"- Runs: preset {', '.join(sorted(set(runs['preset'].astype(str))))}; "
+                   f"seeds per variant {runs.groupby('variant')['seed'].nunique().to_dict()}; "
+                   f"{runs['seconds'].sum() / 3600:.1f} hours of run time in all (the sum of the runs' `timings.total`; a run "
+                   "that reused a checkpoint trained by another counts only its evaluation).")
     if len(runs) and runs.groupby("variant")["seed"].nunique().min() < 10:
-        out.append("- No contrast has the >= 10 seeds the study needs: these are the pre-registered analysis applied to "
-                   "the committed smoke grid, not the study's answers.")
+        out.append("- Fewer than the >= 10 seeds the study needs for some variants: the pre-registered analysis of what has "
+                   "landed so far, not yet the study's answers.")
     return "\n".join(out)
 
 README_MARKERS = {"questions": ("<!-- questions:start -->", "<!-- questions:end -->"),
@@ -439,13 +491,14 @@ def replace_block(text: str, name: str, new: str) -> str:
     return text[:text.index(start) + len(start)] + "\n" + new.strip() + "\n" + text[text.index(end):]
 
 def update_readme(root: str | os.PathLike = ".",         # the repository root
-                  results: str = "results/cpu"           # results folder the findings come from (relative to root)
+                  results: str = "results/study"         # results folder the findings come from (relative to root)
                  ) -> bool:                              # whether a file changed
     "Rewrite README.md's two generated blocks and docs/study_protocol.md from QUESTIONS and the committed results."
     root = Path(root); readme = root/"README.md"; doc = root/"docs"/"study_protocol.md"
     old = readme.read_text()
     new = replace_block(old, "questions", protocol_markdown())
-    new = replace_block(new, "findings", findings_markdown(clip_records(root/results), source=results))
+    refs = {a: clip_records(root/results, system=a) for a in set(ANCHORS.values())}
+    new = replace_block(new, "findings", findings_markdown(clip_records(root/results), source=results, references=refs))
     changed = new != old or not doc.exists() or doc.read_text() != study_protocol_doc()
     for path, text in [(readme, new), (doc, study_protocol_doc())]:
         with atomic_write(path, "w") as f: f.write(text)
@@ -453,7 +506,7 @@ def update_readme(root: str | os.PathLike = ".",         # the repository root
 
 # %% ../nbs/13c_stats.ipynb #442c6fdb
 VERDICT_COLOURS = {"better": "tab:green", "worse": "tab:red", "equivalent": "tab:blue", "unresolved": "tab:gray",
-                   "descriptive": "tab:olive"}
+                   "descriptive": "tab:olive", "unanswerable": "tab:purple", "anchor": "tab:purple"}
 "Colour of each verdict in the figures."
 
 def forest_plot(t: pd.DataFrame):   # verdict_table output
@@ -473,7 +526,8 @@ def forest_plot(t: pd.DataFrame):   # verdict_table output
     ax.set_yticks(range(len(t)), [f"{r.question.split(' ')[0]} {r.contrast.split(' - ')[0]}: {r.protocol} {r.metric} ({r.n})"
                                   for _, r in t.iterrows()], fontsize=7)
     ax.set_xlabel("(variant - baseline) / margin; right: variant better")
-    for v, c in VERDICT_COLOURS.items(): ax.plot([], [], color=c, lw=2.5, label=v)
+    for v, c in VERDICT_COLOURS.items():
+        if v != "anchor": ax.plot([], [], color=c, lw=2.5, label=v)  # "anchor not checked" shares unanswerable's colour
     ax.legend(fontsize=7, loc="lower right"); fig.tight_layout()
     return fig
 
