@@ -33,7 +33,7 @@ from .long_video import animate_file
 from .metrics_io import evaluate_videos, iter_frames, json_safe
 from .model import model_summary
 from .prepare import prepare
-from .report import collect_results, summary_table
+from .report import INTERVAL_METHOD, collect_results, summary_table
 from .synth import generate_dataset
 from .train import train
 
@@ -191,7 +191,7 @@ def _cmd_ablate(grid: str = "paper",                              # grid name (c
         if executor != "ray": raise
         print(f"vividportraits ablate: error: {e}", file=sys.stderr); return 2
     df = collect_results(out)
-    print(summary_table(df).to_string() if len(df) else "no results")
+    print(summary_table(df).to_string() + "\n" + INTERVAL_METHOD if len(df) else "no results")
     return 1 if any(r["status"] != "ok" for r in recs.values()) else 0
 
 def _cmd_demo(out: str = "runs/demo",                                # where the executed notebook and results go
