@@ -13,7 +13,6 @@ import math
 import os
 import signal
 import sys
-import tempfile
 import types
 import typing
 import warnings
@@ -26,7 +25,7 @@ from .checkpoint import checkpoint_state, latest_checkpoint, read_model_config
 from .config import (EXPERIMENT_PRESETS, GRIDS, LONG_VIDEO_STRATEGIES, MIXED_PRECISION, MODEL_PRESETS,
                                    MOTION_KINDS, SAMPLERS, TrainConfig, get_preset)
 from .core import (ASSETS, InputError, MissingExtraError, cache_dir, fetch_asset, get_device, git_sha, hardware,
-                                 package_versions, save_json, sha256_file)
+                                 package_versions, save_json, sha256_file, writable_folder)
 from .evaluators import load_synth_evaluator
 from .experiment import default_template
 from .grid import GridInterrupted, run_grid
@@ -34,7 +33,7 @@ from .long_video import animate_file
 from .metrics_io import evaluate_videos, iter_frames, json_safe
 from .model import model_summary
 from .prepare import prepare
-from .report import collect_results, summary_table
+from .report import INTERVAL_METHOD, collect_results, summary_table
 from .synth import generate_dataset
 from .train import train
 
@@ -114,17 +113,11 @@ def add_options(parser: argparse.ArgumentParser,  # the (sub)parser to fill
 def check_out_folder(path,                  # a folder the command will write into (created if missing)
                      option: str = "--out"  # how the message names it
                     ) -> Path:
-    "Create `path` if needed and prove it writable (a temp file is written and removed), else an `InputError` naming `option`."
+    "`core.writable_folder` (created if needed, proved writable), and not a file: else an `InputError` naming `option`."
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise InputError(f"{option} {p}: expected a folder to write into, but it is a file")
-    try:
-        p.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=p): pass
-    except OSError as e:
-        raise InputError(f"{option} {p}: the output folder cannot be written ({e.strerror or type(e).__name__}); "
-                         "expected a writable folder") from None
-    return p
+    return writable_folder(p, option)
 
 def check_out_file(path,                     # a file the command will write
                    option: str = "--out",    # how the message names it
@@ -198,7 +191,7 @@ def _cmd_ablate(grid: str = "paper",                              # grid name (c
         if executor != "ray": raise
         print(f"vividportraits ablate: error: {e}", file=sys.stderr); return 2
     df = collect_results(out)
-    print(summary_table(df).to_string() if len(df) else "no results")
+    print(summary_table(df).to_string() + "\n" + INTERVAL_METHOD if len(df) else "no results")
     return 1 if any(r["status"] != "ok" for r in recs.values()) else 0
 
 def _cmd_demo(out: str = "runs/demo",                                # where the executed notebook and results go

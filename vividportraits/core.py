@@ -30,10 +30,10 @@ import torch
 __all__ = ['LAPA_CLASSES', 'FACER_LAPA_NAMES', 'NUM_CLASSES', 'LABEL', 'LAPA_PALETTE', 'IBUG68_GROUPS', 'IBUG68_CLOSED',
            'PROCESS_START', 'TEMP_RE', 'EXTRAS', 'KEY_PACKAGES', 'ASSETS', 'seed_everything', 'get_device',
            'autocast_dtype', 'img_to_tensor', 'tensor_to_img', 'to_pm1', 'from_pm1', 'colorize_parsing', 'atomic_write',
-           'save_json', 'load_json', 'save_npz', 'InputError', 'inside', 'clean_stale_temps', 'MissingExtraError',
-           'require', 'quiet_native_logs', 'package_versions', 'git_sha', 'commit_info', 'hardware', 'portable_paths',
-           'project_root', 'write_results', 'Timer', 'show_images', 'write_video', 'show_video', 'cache_dir',
-           'sha256_file', 'fetch_asset']
+           'save_json', 'load_json', 'save_npz', 'InputError', 'inside', 'clean_stale_temps', 'writable_folder',
+           'MissingExtraError', 'require', 'quiet_native_logs', 'package_versions', 'git_sha', 'commit_info',
+           'hardware', 'portable_paths', 'project_root', 'write_results', 'Timer', 'show_images', 'write_video',
+           'show_video', 'cache_dir', 'sha256_file', 'fetch_asset']
 
 # %% ../nbs/00_core.ipynb #2fec2f33
 def seed_everything(seed: int  # the seed for python, numpy and torch (CPU and CUDA)
@@ -235,6 +235,19 @@ def clean_stale_temps(folder: str | os.PathLike,  # a folder the kit writes into
         with contextlib.suppress(FileNotFoundError):
             if p.stat().st_mtime < before: p.unlink(); gone.append(p)
     return gone
+
+# %% ../nbs/00_core.ipynb #156b767a
+def writable_folder(path: str | os.PathLike,  # a folder something will be written into (created if missing)
+                    name: str = "folder"       # how the message names it, e.g. "--out" or "out x.mp4: its folder"
+                   ) -> Path:                  # the folder
+    "Create `path` if needed and prove it writable (a temp file is written and removed), else an `InputError` naming `name`."
+    p = Path(path)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=p): pass
+    except OSError as e:
+        raise InputError(f"{name} {p}: cannot be written ({e.strerror or type(e).__name__}); expected a writable folder") from None
+    return p
 
 # %% ../nbs/00_core.ipynb #c9e480cf
 class MissingExtraError(ImportError):

@@ -548,9 +548,8 @@ def animate(model,                           # a VividPortraitsModel (its config
     return frames
 
 # %% ../nbs/12_long_video.ipynb #0a1f99fe
-import tempfile
 from .config import SAMPLERS
-from .core import InputError
+from .core import InputError, writable_folder
 
 def side_by_side_path(out: str | os.PathLike  # the output .mp4 of `animate_file`
                      ) -> Path:               # where its side-by-side video goes: out.mp4 -> out.side_by_side.mp4
@@ -562,12 +561,7 @@ def _writable_mp4(out: Path) -> Path:
     "An InputError naming `out` unless it is an .mp4 name whose folder exists (or can be made) and can be written."
     if out.suffix.lower() != ".mp4": raise InputError(f"out: expected an .mp4 path, got {out}")
     if out.is_dir(): raise InputError(f"out {out}: expected an .mp4 file name, but it is a folder")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out.parent): pass
-    except OSError as e:
-        raise InputError(f"out {out}: its folder cannot be written ({e.strerror or type(e).__name__}); "
-                         "expected a writable folder") from None
+    writable_folder(out.parent, f"out {out}: its folder")
     return out
 
 def _animate_preflight(out, source, driver, strategy, window, overlap, steps, sampler, crop, seed, fps, max_frames):

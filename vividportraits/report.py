@@ -17,13 +17,13 @@ import seaborn as sns
 
 from .core import load_json
 from .config import paper_grid, variant_name
-from .metrics import mean_ci95
+from .stats import B_DEFAULT, BOOT_SEED
 
 # %% auto #0
-__all__ = ['METRIC_COLUMNS', 'HIGHER_IS_BETTER', 'PROTOCOL_COLUMNS', 'PROTOCOL_HIGHER', 'VALIDATION_NAMES', 'SEAM_VARIANTS',
-           'results_files', 'collect_results', 'mean_ci', 'summary_table', 'markdown_table', 'collect_clips',
-           'validation_verdicts', 'reference_table', 'long_metrics', 'metrics_plot', 'leakage_plot', 'seams_table',
-           'seams_plot']
+__all__ = ['METRIC_COLUMNS', 'HIGHER_IS_BETTER', 'INTERVAL_METHOD', 'LONG_METRICS', 'PROTOCOL_COLUMNS', 'PROTOCOL_HIGHER',
+           'VALIDATION_NAMES', 'SEAM_VARIANTS', 'SEAM_NAMES', 'results_files', 'collect_results', 'collect_clips',
+           'run_clips', 'interval_table', 'fmt_interval', 'summary_table', 'markdown_table', 'validation_verdicts',
+           'reference_table', 'long_metrics', 'metrics_plot', 'leakage_plot', 'seams_table', 'seams_plot']
 
 # %% ../nbs/13b_report.ipynb #6ad37259
 METRIC_COLUMNS = ("id_sim", "expr_sim", "ssim", "psnr", "lpips")
@@ -55,65 +55,142 @@ def collect_results(root: str | os.PathLike  # folder searched recursively for r
         rows.append(row)
     return pd.DataFrame(rows)
 
-def mean_ci(x) -> tuple[float, float]:
-    "Mean and 95% Student-t half-width of the finite values of `x` (`metrics.mean_ci95` without the counts)."
-    mu, ci, _, _ = mean_ci95([np.nan if v is None else v for v in x])
-    return mu, ci
+def _run_clips(p: Path, r: dict, csv: bool = True) -> pd.DataFrame | None:
+    "One run's per-clip rows (results.json `clips`, else its clips.csv when `csv`) with variant, seed, path and commits."
+    if isinstance(r.get("clips"), (dict, list)) and len(r["clips"]): d = pd.DataFrame(r["clips"])
+    elif csv and (p.parent/"clips.csv").exists(): d = pd.read_csv(p.parent/"clips.csv")
+    else: return None
+    if "system" not in d: d["system"] = "model"  # runs from before the protocol scored the model alone
+    com = r.get("commits") or {}
+    d.insert(0, "variant", r.get("variant") or variant_name(r["params"])); d.insert(1, "seed", r["params"].get("seed", 0))
+    d["path"] = str(p.parent)
+    for k in ("training", "evaluation"):
+        d[f"{k}_commit"] = (com.get(k) or {}).get("commit"); d[f"{k}_dirty"] = (com.get(k) or {}).get("dirty")
+    return d
+
+def collect_clips(root: str | os.PathLike  # folder searched recursively for results.json
+                 ) -> pd.DataFrame:
+    "The protocol's per-clip records in every results.json under `root` (runs without them are skipped), with variant, seed and commit flags."
+    frames = [d for p, r in results_files(root) if "params" in r for d in [_run_clips(p, r, csv=False)] if d is not None]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+def run_clips(df: pd.DataFrame  # collect_results output
+             ) -> pd.DataFrame:  # per-clip rows: variant, seed, kind, system, metrics..., path
+    "The per-clip rows of the runs in `df`: each run's results.json `clips`, else its clips.csv (none: the run is left out)."
+    frames = []
+    for path in (df["path"] if "path" in df else []):
+        try: r = load_json(Path(path)/"results.json")
+        except (OSError, ValueError): continue
+        if "params" in r and (d := _run_clips(Path(path)/"results.json", r)) is not None: frames.append(d)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["variant", "seed", "kind", "system"])
+
+# %% ../nbs/13b_report.ipynb #0175a4e0
+INTERVAL_METHOD = (f"Each value is the mean over seeds of each seed's mean over clips, with its 95% percentile interval "
+                   f"[low, high] from the hierarchical bootstrap over seeds then clips within seed (`stats.interval`, "
+                   f"B = {B_DEFAULT}, numpy seed {BOOT_SEED}; over clips only for one seed, and few seeds understate "
+                   "training noise), the one interval method of every table and figure of the report and of the verdicts; "
+                   "n/a: no per-clip values.")
+"The sentence every table's footnote and every figure's caption states."
+LONG_METRICS = ("temporal_err", "seam", "seam_ratio")
+"The metrics of the `long` protocol (the seam metrics of long clips, both reenactment protocols pooled)."
+
+def _interval_columns(V: np.ndarray, seeds: np.ndarray, B: int, seed: int) -> list[dict]:
+    "`stats.interval` of each column of V (clips x metrics, all finite) from one draw of seeds and clips."
+    u = pd.unique(seeds); groups = [np.flatnonzero(seeds == x) for x in u]
+    n = np.array([len(g) for g in groups]); idx = np.zeros((len(groups), n.max()), int)
+    for i, g in enumerate(groups): idx[i, :len(g)] = g
+    rng = np.random.default_rng(seed)            # the draws of stats.hierarchical_bootstrap, in its order
+    si = rng.integers(len(groups), size=(B, len(groups)))
+    ci = (rng.random((B, len(groups), n.max())) * n[si][..., None]).astype(int)
+    rows, keep = idx[si[..., None], ci], np.arange(n.max())[None, None, :] < n[si][..., None]
+    mean = pd.DataFrame(V).assign(_s=seeds).groupby("_s").mean().mean()     # stats.seed_mean of each column
+    out = []
+    for k in range(V.shape[1]):
+        boot = (np.where(keep, V[:, k][rows], 0).sum(-1) / n[si]).mean(-1)
+        lo, hi = np.percentile(boot, [2.5, 97.5])
+        out.append({"value": float(mean[k]), "ci_low": float(lo), "ci_high": float(hi), "n_seeds": len(u), "n_clips": int(n.min())})
+    return out
+
+def interval_table(clips: pd.DataFrame,                          # per-clip rows: the `by` columns, seed and metric columns
+                   metrics: Sequence[str],                        # metric columns (absent ones are skipped)
+                   by: Sequence[str] = ("variant", "protocol"),   # one interval per group of these columns
+                   B: int = B_DEFAULT, seed: int = BOOT_SEED
+                  ) -> pd.DataFrame:                # by..., metric, value, ci_low, ci_high, n_seeds, n_clips (NaN: no values)
+    "`stats.interval` of every group and metric (mean over seeds of per-seed clip means, 95% hierarchical-bootstrap interval)."
+    cols = [*by, "metric", "value", "ci_low", "ci_high", "n_seeds", "n_clips"]
+    ms = [m for m in metrics if m in clips]
+    if clips.empty or not ms: return pd.DataFrame(columns=cols)
+    out, none = [], {"value": np.nan, "ci_low": np.nan, "ci_high": np.nan, "n_seeds": 0, "n_clips": 0}
+    for key, g in clips.groupby(list(by), sort=False):
+        V = g[ms].apply(pd.to_numeric, errors="coerce").to_numpy(float); s = g["seed"].to_numpy(); ok = np.isfinite(V)
+        same = {}                                     # metrics with the same finite clips share one draw
+        for j in range(len(ms)):
+            if ok[:, j].any(): same.setdefault(ok[:, j].tobytes(), []).append(j)
+        res = {}
+        for js in same.values():
+            r = ok[:, js[0]]; res.update(zip(js, _interval_columns(V[r][:, js], s[r], B, seed)))
+        out += [{**dict(zip(by, key)), "metric": m, **res.get(j, none)} for j, m in enumerate(ms)]
+    return pd.DataFrame(out, columns=cols)
+
+def fmt_interval(value: float, low: float, high: float, digits: int = 3) -> str:
+    "'mean [low, high]', or 'n/a' when there is no value."
+    if value is None or not np.isfinite(value): return "n/a"
+    return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+def _by_protocol(clips: pd.DataFrame) -> pd.DataFrame:
+    "The model's per-clip rows with a `protocol` column: each under its kind, and again under `long` (seam metrics only)."
+    if clips.empty or "kind" not in clips: return pd.DataFrame(columns=["variant", "seed", "protocol"])
+    m = clips[clips["system"] == "model"] if "system" in clips else clips
+    long = m[["variant", "seed", *[c for c in LONG_METRICS if c in m]]]
+    return pd.concat([m.assign(protocol=m["kind"]), long.assign(protocol="long")], ignore_index=True)
 
 # %% ../nbs/13b_report.ipynb #25db8e97
 def _ordered_variants(variants) -> list[str]:
     order = list(paper_grid())
     return sorted(set(variants), key=lambda v: (order.index(v) if v in order else len(order), v))
 
+def _cells(df, protocols, metrics, clips):
+    "The table's columns (protocol, metric) and its intervals keyed by (variant, protocol, metric)."
+    iv = interval_table(_by_protocol(run_clips(df) if clips is None else clips), metrics)
+    have = set(zip(iv["protocol"][iv["value"].notna()], iv["metric"][iv["value"].notna()]))
+    cols = [(pr, m) for pr in protocols for m in metrics if f"{pr}.{m}" in df.columns or (pr, m) in have]
+    return cols, {(r.variant, r.protocol, r.metric): r for r in iv.itertuples()}
+
+def _cell(cells, key) -> str:
+    r = cells.get(key)
+    return "n/a" if r is None else fmt_interval(r.value, r.ci_low, r.ci_high)
+
 def summary_table(df: pd.DataFrame,                     # collect_results output
                   protocols: Sequence[str] = ("self", "cross"),
-                  metrics: Sequence[str] = METRIC_COLUMNS) -> pd.DataFrame:
-    "Variants x (protocol, metric) as 'mean +- ci' strings over seeds (a pandas DataFrame, grid order first)."
-    table = {}
-    for v in _ordered_variants(df["variant"]):
-        sub = df[df["variant"] == v]; row = {}
-        for pr in protocols:
-            for m in metrics:
-                col = f"{pr}.{m}"
-                if col not in sub: continue
-                mu, ci = mean_ci(sub[col].values)
-                row[(pr, m)] = f"{mu:.3f}" + ("" if not np.isfinite(ci) else f" ± {ci:.3f}")
-        row[("", "seeds")] = len(sub)
-        table[v] = row
-    return pd.DataFrame.from_dict(table, orient="index")
+                  metrics: Sequence[str] = METRIC_COLUMNS,
+                  clips: pd.DataFrame | None = None     # per-clip rows (None: `run_clips(df)`)
+                 ) -> pd.DataFrame:
+    "Variants x (protocol, metric) as 'mean [low, high]' strings (`INTERVAL_METHOD`), grid order first (a pandas DataFrame)."
+    cols, cells = _cells(df, protocols, metrics, clips)
+    return pd.DataFrame.from_dict({v: {**{(pr, m): _cell(cells, (v, pr, m)) for pr, m in cols},
+                                       ("", "seeds"): int((df["variant"] == v).sum())}
+                                   for v in _ordered_variants(df["variant"])}, orient="index")
 
 def markdown_table(df: pd.DataFrame,                    # collect_results output
                    protocols: Sequence[str] = ("self", "cross"),
-                   metrics: Sequence[str] = METRIC_COLUMNS) -> str:
-    "The ablation table in the paper's layout as markdown: mean ± 95% CI over seeds (over clips for one seed), best in bold."
+                   metrics: Sequence[str] = METRIC_COLUMNS,
+                   clips: pd.DataFrame | None = None    # per-clip rows (None: `run_clips(df)`)
+                  ) -> str:
+    "The ablation table in the paper's layout as markdown, 'mean [low, high]' per cell, best in bold, the method in a footnote."
     variants = _ordered_variants(df["variant"])
-    cols = [(pr, m) for pr in protocols for m in metrics if f"{pr}.{m}" in df.columns]
-    stats = {}
-    for v in variants:
-        sub = df[df["variant"] == v]
-        for pr, m in cols:
-            vals = sub[f"{pr}.{m}"].values
-            mu, ci = mean_ci(vals)
-            if len(sub) == 1 and f"ci95.{pr}.{m}" in sub:  # one seed: the CI over clips (None when one clip)
-                c = sub[f"ci95.{pr}.{m}"].values[0]
-                ci = float(c) if c is not None and np.isfinite(float(c)) else float("nan")
-            stats[(v, pr, m)] = (mu, ci)
+    cols, cells = _cells(df, protocols, metrics, clips)
+    mean = lambda v, pr, m: cells[(v, pr, m)].value if (v, pr, m) in cells else np.nan
     best = {}
     for pr, m in cols:
-        vals = [stats[(v, pr, m)][0] for v in variants if np.isfinite(stats[(v, pr, m)][0])]
+        vals = [x for v in variants if np.isfinite(x := mean(v, pr, m))]
         if vals: best[(pr, m)] = max(vals) if HIGHER_IS_BETTER.get(m, True) else min(vals)
     arrow = lambda m: "↑" if HIGHER_IS_BETTER.get(m, True) else "↓"
-    head = "| variant | seeds | " + " | ".join(f"{pr} {m} {arrow(m)}" for pr, m in cols) + " |"
-    lines = [head, "|" + "---|" * (len(cols) + 2)]
+    lines = ["| variant | seeds | " + " | ".join(f"{pr} {m} {arrow(m)}" for pr, m in cols) + " |", "|" + "---|" * (len(cols) + 2)]
     for v in variants:
-        cells = []
-        for pr, m in cols:
-            mu, ci = stats[(v, pr, m)]
-            txt = "n/a" if not np.isfinite(mu) else f"{mu:.3f}" + (f" ± {ci:.3f}" if np.isfinite(ci) else "")
-            if (pr, m) in best and np.isfinite(mu) and np.isclose(mu, best[(pr, m)]): txt = f"**{txt}**"
-            cells.append(txt)
-        lines.append(f"| {v} | {int((df['variant'] == v).sum())} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        txt = [_cell(cells, (v, pr, m)) for pr, m in cols]
+        txt = [f"**{t}**" if (pr, m) in best and np.isclose(mean(v, pr, m), best[(pr, m)]) else t for t, (pr, m) in zip(txt, cols)]
+        lines.append(f"| {v} | {int((df['variant'] == v).sum())} | " + " | ".join(txt) + " |")
+    return "\n".join(lines + ["", INTERVAL_METHOD])
 
 # %% ../nbs/13b_report.ipynb #d281b070
 PROTOCOL_COLUMNS = ("psnr", "ssim", "lpips", "id_app", "id_app_driver", "id_face", "id_face_driver", "shape_leak",
@@ -124,21 +201,6 @@ PROTOCOL_HIGHER = {"psnr": True, "ssim": True, "lpips": False, "id_app": True, "
 "Direction of each protocol metric (for the arrows)."
 VALIDATION_NAMES = {"expr_carried": "expr_sim_carried"}
 "Validation-table metric names that the protocol spells differently."
-
-def collect_clips(root: str | os.PathLike  # folder searched recursively for results.json
-                 ) -> pd.DataFrame:
-    "The per-clip records of every run under `root` (runs without them are skipped), with variant, seed and commit flags."
-    frames = []
-    for p, r in results_files(root):
-        if not isinstance(r.get("clips"), dict) or "params" not in r: continue
-        d = pd.DataFrame(r["clips"])
-        com = r.get("commits") or {}
-        d.insert(0, "variant", r.get("variant") or variant_name(r["params"])); d.insert(1, "seed", r["params"].get("seed"))
-        d["path"] = str(p.parent)
-        for k in ("training", "evaluation"):
-            d[f"{k}_commit"] = (com.get(k) or {}).get("commit"); d[f"{k}_dirty"] = (com.get(k) or {}).get("dirty")
-        frames.append(d)
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 def validation_verdicts(card: str | os.PathLike | None = None  # the validation data card (default: the checkout's)
                        ) -> dict[str, list[str]]:              # protocol metric -> counterfactuals it does not separate
@@ -158,61 +220,83 @@ def reference_table(clips: pd.DataFrame,                     # collect_clips out
                     metrics: Sequence[str] = PROTOCOL_COLUMNS,
                     unused: dict | None = None              # validation_verdicts() output (None: read the data card)
                    ) -> str:
-    """Markdown: per protocol, each variant's model rows beside the references' rows, mean ± 95% t-interval half-width
-    over clips (all of a variant's seeds pooled), with footnotes for metrics the validation does not use for a verdict
-    and for runs from a dirty tree."""
+    """Markdown: per protocol, each variant's model rows (its seeds pooled by the hierarchical bootstrap) beside the
+    references' rows, 'mean [low, high]' (`INTERVAL_METHOD`), with footnotes for metrics the validation does not use
+    for a verdict and for runs from a dirty tree."""
     if clips.empty: return "no per-clip records (results written before the evaluation protocol)"
     unused = validation_verdicts() if unused is None else unused
     variants = _ordered_variants(clips["variant"]); lines = []
     first = clips[clips["path"] == sorted(clips["path"])[0]]  # the references are the same clips in every run
     dirty = sorted({v for _, r in clips.drop_duplicates("path").iterrows() for k in ("training", "evaluation")
                     if r[f"{k}_dirty"] is True for v in [f"{r['variant']} (seed {r['seed']}, {k})"]})
+    model = clips[clips["system"] == "model"]
+    rows = pd.concat([model.assign(row="model: " + model["variant"]),
+                      (r := first[first["system"] != "model"]).assign(row="reference: " + r["system"])], ignore_index=True)
+    iv = {(x.kind, x.row, x.metric): x for x in interval_table(rows, metrics, by=("kind", "row")).itertuples()}
     for pr in protocols:
         cols = [m for m in metrics if m in clips and clips.loc[clips["kind"] == pr, m].notna().any()]
         if not cols: continue
         mark = lambda m: "↑" if PROTOCOL_HIGHER.get(m, True) else "↓"
-        lines += [f"**{pr}** (n = clips)", "",
-                  "| system | n | " + " | ".join(f"{m}{'*' if m in unused else ''} {mark(m)}" for m in cols) + " |",
-                  "|" + "---|" * (len(cols) + 2)]
-        rows = [(f"model: {v}", clips[(clips["variant"] == v) & (clips["system"] == "model") & (clips["kind"] == pr)])
-                for v in variants]
-        refs = first[(first["system"] != "model") & (first["kind"] == pr)]
-        rows += [(f"reference: {s}", refs[refs["system"] == s]) for s in dict.fromkeys(refs["system"])]
-        for name, sub in rows:
-            cells = []
-            for m in cols:
-                mu, ci = mean_ci(pd.to_numeric(sub[m], errors="coerce").values)
-                cells.append("n/a" if not np.isfinite(mu) else f"{mu:.3f}" + (f" ± {ci:.3f}" if np.isfinite(ci) else ""))
-            lines.append(f"| {name} | {len(sub)} | " + " | ".join(cells) + " |")
+        lines += [f"**{pr}**", "", "| system | seeds x clips | " + " | ".join(f"{m}{'*' if m in unused else ''} {mark(m)}"
+                                                                    for m in cols) + " |", "|" + "---|" * (len(cols) + 2)]
+        sub = rows[rows["kind"] == pr]
+        names = [f"model: {v}" for v in variants] + [f"reference: {s}" for s in dict.fromkeys(first.loc[
+            (first["system"] != "model") & (first["kind"] == pr), "system"])]
+        for name in names:
+            n = sub[sub["row"] == name].groupby("seed").size()
+            cells = [fmt_interval(x.value, x.ci_low, x.ci_high) if (x := iv.get((pr, name, m))) else "n/a" for m in cols]
+            lines.append(f"| {name} | {len(n)} x {n.min() if len(n) else 0} | " + " | ".join(cells) + " |")
         lines.append("")
-    lines.append("Mean ± 95% Student-t half-width over clips (one method throughout). References are rendered "
-                 "(blur 1 px + noise 0.01, as in the validation); their rows are each metric's floor and ceiling.")
+    lines.append(INTERVAL_METHOD + " References are rendered (blur 1 px + noise 0.01, as in the validation) on the same "
+                 "clips in every run, so their rows are one run's; they are each metric's floor and ceiling.")
     for m, cfs in unused.items():
         if m in metrics: lines.append(f"\\* {m}: not used for a verdict on {', '.join(cfs)} (validation table).")
     lines.append("Dirty tree (results not reproducible from the commit): " + (", ".join(dirty) if dirty else "none") + ".")
     return "\n".join(lines)
 
-
 # %% ../nbs/13b_report.ipynb #8a7c8965
-def long_metrics(df: pd.DataFrame) -> pd.DataFrame:
-    "Metrics of `collect_results` in long form: variant, seed, protocol, metric, value (for seaborn)."
-    rows = []
-    for _, r in df.iterrows():
-        for c in df.columns:
-            if "." in c and c.split(".", 1)[0] in ("self", "cross", "long") and pd.notna(r[c]):
-                pr, m = c.split(".", 1)
-                rows.append({"variant": r["variant"], "seed": r.get("param.seed"), "protocol": pr, "metric": m,
-                             "value": float(r[c])})
-    return pd.DataFrame(rows, columns=["variant", "seed", "protocol", "metric", "value"])
+def long_metrics(df: pd.DataFrame,                     # collect_results output
+                 clips: pd.DataFrame | None = None     # per-clip rows (None: `run_clips(df)`)
+                ) -> pd.DataFrame:  # variant, protocol, metric, value, ci_low, ci_high, n_seeds, n_clips
+    "The intervals (`INTERVAL_METHOD`) of every metric `df` reports, per variant and protocol, in long form (for the figures)."
+    cols = ["variant", "protocol", "metric", "value", "ci_low", "ci_high", "n_seeds", "n_clips"]
+    if df.empty: return pd.DataFrame(columns=cols)
+    keys = [c.split(".", 1) for c in df.columns if "." in c and c.split(".", 1)[0] in ("self", "cross", "long")]
+    grid = pd.DataFrame([{"variant": v, "protocol": pr, "metric": m} for v in _ordered_variants(df["variant"])
+                         for pr, m in keys if df.loc[df["variant"] == v, f"{pr}.{m}"].notna().any()],
+                        columns=["variant", "protocol", "metric"])
+    if grid.empty: return pd.DataFrame(columns=cols)
+    iv = interval_table(_by_protocol(run_clips(df) if clips is None else clips), list(dict.fromkeys(grid["metric"])))
+    return grid.merge(iv, on=["variant", "protocol", "metric"], how="left")[cols]
+
+def _bars(ax, pos, s: pd.DataFrame, horizontal: bool, **kw):
+    "Bars at `value` with error bars [ci_low, ci_high]; 'n/a' where a row has no value."
+    v, lo, hi = (s[c].to_numpy(float) for c in ("value", "ci_low", "ci_high"))
+    (ax.barh if horizontal else ax.bar)(pos, np.nan_to_num(v), **kw)
+    mid, half = (lo + hi) / 2, (hi - lo) / 2          # the bar spans [ci_low, ci_high] (a percentile interval: not symmetric about the mean)
+    ax.errorbar(*((mid, pos) if horizontal else (pos, mid)), **{"xerr" if horizontal else "yerr": half}, fmt="none",
+                ecolor="k", capsize=3, lw=1)
+    for p in np.asarray(pos)[~np.isfinite(v)]: ax.text(*((0, p) if horizontal else (p, 0)), " n/a", fontsize=7, va="center")
 
 def metrics_plot(long: pd.DataFrame,                 # long_metrics output
                  metrics: Sequence[str] = METRIC_COLUMNS):
-    "Bars of each metric per variant, protocols in rows, 95% CI over seeds (a seaborn FacetGrid)."
-    order = [v for v in paper_grid() if v in set(long["variant"])] + sorted(set(long["variant"]) - set(paper_grid()))
-    g = sns.catplot(data=long[long["metric"].isin(metrics)], x="value", y="variant", col="metric", row="protocol",
-                    kind="bar", order=order, errorbar=("ci", 95), sharex=False, height=3.0, aspect=1.0)
-    g.set_titles("{row_name}: {col_name}")
-    return g
+    "Bars of each metric per variant (protocols in rows) at the mean over seeds, with 95% hierarchical-bootstrap intervals (a figure)."
+    d = long[long["metric"].isin(metrics) & long["protocol"].isin(["self", "cross"])]
+    order = _ordered_variants(long["variant"])
+    prs = [p for p in ("self", "cross") if p in set(d["protocol"])]; ms = [m for m in metrics if m in set(d["metric"])]
+    fig, axs = plt.subplots(max(len(prs), 1), max(len(ms), 1), figsize=(3.0 * max(len(ms), 1), 0.3 * len(order) * max(len(prs), 1) + 1.5),
+                            squeeze=False)
+    for i, pr in enumerate(prs):
+        for j, m in enumerate(ms):
+            ax, y = axs[i, j], np.arange(len(order))
+            s = d[(d["protocol"] == pr) & (d["metric"] == m)].set_index("variant").reindex(order)
+            _bars(ax, y, s, True, color="tab:blue", alpha=0.75)
+            ax.set_yticks(y, order if j == 0 else [""] * len(order)); ax.set_ylim(len(order) - 0.5, -0.5)
+            ax.set_title(f"{pr}: {m} {'↑' if HIGHER_IS_BETTER.get(m, True) else '↓'}", fontsize=9)
+    fig.suptitle("bars: mean over seeds; lines: 95% hierarchical bootstrap over seeds then clips "
+                 f"(B = {B_DEFAULT}, seed {BOOT_SEED})", fontsize=8)
+    fig.tight_layout()
+    return fig
 
 def leakage_plot(df: pd.DataFrame):                   # collect_results output
     "Cross-reenactment identity similarity to the source vs to the driver per run (a figure; None without those columns)."
@@ -229,17 +313,24 @@ def leakage_plot(df: pd.DataFrame):                   # collect_results output
 
 SEAM_VARIANTS = ("baseline", "long_video=overlap", "long_video=independent")
 "The variants the seams plot compares (the baseline's strategy is cyclic overlap)."
+SEAM_NAMES = {"seam": "at window boundaries", "temporal_err": "all transitions"}
+"The seam metrics as the seams plot names them."
 
 def seams_table(long: pd.DataFrame) -> pd.DataFrame:
-    "Seam rows of `long_metrics` for the long-video variants, metrics renamed for the plot (may be empty)."
+    "Seam rows of `long_metrics` (with their intervals) for the long-video variants, metrics renamed for the plot (may be empty)."
     # long.seam: the error at window boundaries; long.temporal_err: over all frame transitions (both protocols pooled)
-    return long[(long["protocol"] == "long") & long["metric"].isin(["seam", "temporal_err"]) & long["variant"].isin(
-        list(SEAM_VARIANTS))].replace({"metric": {"seam": "at window boundaries", "temporal_err": "all transitions"}})
+    return long[(long["protocol"] == "long") & long["metric"].isin(list(SEAM_NAMES)) & long["variant"].isin(
+        list(SEAM_VARIANTS))].replace({"metric": SEAM_NAMES})
 
 def seams_plot(seam: pd.DataFrame):                   # seams_table output
-    "Frame-change error at window boundaries and over all transitions per long-video strategy (a figure; None if empty)."
+    "Frame-change error at window boundaries and over all transitions per long-video strategy, with 95% intervals (a figure; None if empty)."
     if not len(seam): return None
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    sns.barplot(data=seam, x="variant", y="value", hue="metric", errorbar=("ci", 95), ax=ax)
-    ax.set_xlabel(""); ax.set_ylabel("frame-change error vs ground truth ↓"); fig.tight_layout()
+    vs = [v for v in SEAM_VARIANTS if v in set(seam["variant"])]; x = np.arange(len(vs)); w = 0.8 / len(SEAM_NAMES)
+    fig, ax = plt.subplots(figsize=(7.5, 3.5))
+    for k, name in enumerate(SEAM_NAMES.values()):
+        s = seam[seam["metric"] == name].set_index("variant").reindex(vs)
+        _bars(ax, x + (k - (len(SEAM_NAMES) - 1) / 2) * w, s, False, width=w, label=name)
+    ax.set_xticks(x, vs, fontsize=8); ax.legend(fontsize=8, bbox_to_anchor=(1.02, 1), loc="upper left")
+    ax.set_xlabel(f"bars: mean over seeds; lines: 95% hierarchical bootstrap (B = {B_DEFAULT}, seed {BOOT_SEED})", fontsize=8)
+    ax.set_ylabel("frame-change error vs ground truth ↓"); fig.tight_layout()
     return fig
