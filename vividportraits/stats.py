@@ -458,6 +458,14 @@ def findings_markdown(df: pd.DataFrame,               # clip_records output
         if (q.verdict == "dropped").any(): parts.append("dropped from the study table: " + q5_reason(df, precondition))
         size = f" ({', '.join(ns)} seeds x clips)" if ns else ""
         out.append(f"- **{qid} {title}**{size}: " + "; ".join(parts) + ".")
+    for (qid, metric), ref in ANCHORS.items():
+        chk = anchor_check(df, (references or {}).get(ref), metric, "cross", ref, B=B, seed=seed)
+        if chk is not None:
+            out.append(f"- **Anchor of {qid}** ({chk['n_seeds']} x {chk['n_clips']} seeds x clips): baseline - {ref} on "
+                       f"{metric} {_fmt(metric, chk['difference'])} [{_fmt(metric, chk['ci_low'])}, "
+                       f"{_fmt(metric, chk['ci_high'])}]: " + ("the baseline beats it, so the contrast is ranked." if
+                       chk["passed"] else f"the baseline does not beat {ref.replace('_', ' ')}, so {qid}'s {metric} "
+                       "contrast is unanswerable with this recipe."))
     if len(runs) and runs["dirty"].any():
         out.append(f"- {int(runs['dirty'].sum())} of {len(runs)} runs were evaluated from a dirty tree (their `git_sha` "
                    "ends in `+dirty`), so their code is not exactly any commit.")
