@@ -454,7 +454,10 @@ def findings_markdown(df: pd.DataFrame,               # clip_records output
                                  f"(MDE {_fmt(r.metric, r.mde).lstrip('+')})" for _, r in un.iterrows()))
         for label in ("unanswerable", "anchor not checked", "descriptive", "not measured", "not run", "no paired runs"):
             sel = q[q.verdict == label]
-            if len(sel): parts.append(f"{label}: " + ", ".join(sorted(set(sel.metric))))
+            if not len(sel): continue
+            variants = sorted(set(sel.contrast.str.split(" - ").str[0]))  # a variant not run: name it, not its metrics
+            parts.append(f"{label}: " + (", ".join(variants) if label in ("not run", "no paired runs") else
+                                         ", ".join(f"{v} {m}" for v, m in sorted(set(zip(sel.contrast.str.split(" - ").str[0], sel.metric))))))
         if (q.verdict == "dropped").any(): parts.append("dropped from the study table: " + q5_reason(df, precondition))
         size = f" ({', '.join(ns)} seeds x clips)" if ns else ""
         out.append(f"- **{qid} {title}**{size}: " + "; ".join(parts) + ".")
