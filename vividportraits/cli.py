@@ -22,7 +22,7 @@ from fastcore.docments import docments
 from . import __version__
 from . import evaluators, synth
 from .checkpoint import checkpoint_state, latest_checkpoint, read_model_config
-from .config import (EXPERIMENT_PRESETS, GRIDS, LONG_VIDEO_STRATEGIES, MIXED_PRECISION, MODEL_PRESETS,
+from .config import (EXPERIMENT_PRESETS, GRIDS, LONG_VIDEO_STRATEGIES, LR_SCHEDULES, MIXED_PRECISION, MODEL_PRESETS,
                                    MOTION_KINDS, SAMPLERS, TrainConfig, get_preset)
 from .core import (ASSETS, InputError, MissingExtraError, cache_dir, fetch_asset, get_device, git_sha, hardware,
                                  package_versions, save_json, sha256_file, writable_folder)
@@ -433,7 +433,8 @@ COMMANDS = {  # name -> (function, where its options come from, choices for plai
     "evaluate": (_cmd_evaluate, None, {}, ()),
     "train-evaluators": (_cmd_train_evaluators, None, {}, ()),
     "train": (_cmd_train, TrainConfig, {"preset": tuple(MODEL_PRESETS), "motion": MOTION_KINDS, "sampler": SAMPLERS,
-                                        "mixed_precision": MIXED_PRECISION}, ("model_overrides",)),
+                                        "mixed_precision": MIXED_PRECISION, "lr_schedule": tuple(LR_SCHEDULES)},
+                                       ("model_overrides",)),
     "animate": (_cmd_animate, None, {}, ()),
     "model-info": (_cmd_model_info, None, {}, ()),
     "ablate": (_cmd_ablate, None, {}, ()),

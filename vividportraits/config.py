@@ -22,11 +22,11 @@ from .core import IBUG68_GROUPS, NUM_CLASSES
 
 # %% auto #0
 __all__ = ['MOTION_KINDS', 'LONG_VIDEO_STRATEGIES', 'SAMPLERS', 'PREDICTION_TYPES', 'MIXED_PRECISION', 'BLEND_RAMPS',
-           'DEFAULT_SCALE_RANGE', 'MODEL_PRESETS', 'TRAIN_FIELD_RENAMES', 'BASELINE', 'EVAL_ONLY_FIELDS',
-           'ADDED_PRESET_FIELDS', 'EXPERIMENT_PRESETS', 'PRESET_TO_TRAIN', 'RUN_TO_TRAIN', 'GRIDS', 'parse_scale_range',
-           'parse_bool', 'parse_choice', 'check_kind', 'condition_channels', 'field_names', 'shared_fields',
-           'auto_prediction_type', 'ModelConfig', 'get_preset', 'TrainConfig', 'variant_name', 'variant_dir_name',
-           'ExperimentPreset', 'RunConfig', 'paper_grid']
+           'LR_SCHEDULES', 'DEFAULT_SCALE_RANGE', 'MODEL_PRESETS', 'TRAIN_FIELD_RENAMES', 'BASELINE',
+           'EVAL_ONLY_FIELDS', 'ADDED_PRESET_FIELDS', 'EXPERIMENT_PRESETS', 'PRESET_TO_TRAIN', 'RUN_TO_TRAIN', 'GRIDS',
+           'parse_scale_range', 'parse_bool', 'parse_choice', 'check_kind', 'condition_channels', 'field_names',
+           'shared_fields', 'auto_prediction_type', 'ModelConfig', 'get_preset', 'TrainConfig', 'variant_name',
+           'variant_dir_name', 'ExperimentPreset', 'RunConfig', 'paper_grid']
 
 # %% ../nbs/00a_config.ipynb #e092363e
 MOTION_KINDS = ("parsing", "landmarks", "rgb")
@@ -41,6 +41,8 @@ MIXED_PRECISION = ("auto", "no", "bf16", "fp16")
 "Training precision: 'auto' is bf16/fp16 on CUDA and fp32 on CPU."
 BLEND_RAMPS = ("triangular", "cosine", "flat")
 "Blend ramps of overlapping long-video windows (`long_video.blend_weights`)."
+LR_SCHEDULES = {"constant": "constant_with_warmup", "cosine": "cosine"}
+"Learning-rate schedules after the linear warm-up, by name -> diffusers' `get_scheduler` name (cosine decays to 0 at the last step)."
 
 # %% ../nbs/00a_config.ipynb #f4d15ee0
 DEFAULT_SCALE_RANGE = (0.8, 1.2)
@@ -267,6 +269,7 @@ class TrainConfig:
     batch_size: int = 8                     # samples (stage 1 frames, stage 2 clips) per step per process
     grad_accum: int = 1                     # micro-batches accumulated per optimiser step
     lr: float = 1e-3                        # AdamW learning rate after warm-up (from scratch; ~1e-5 to fine-tune SD-1.5)
+    lr_schedule: str = "constant"           # after the warm-up: one of LR_SCHEDULES ("constant", or "cosine" decay to 0)
     weight_decay: float = 0.0               # AdamW weight decay
     warmup_steps: int = 50                  # linear learning-rate warm-up (optimiser steps)
     max_grad_norm: float = 1.0              # gradient clipping (0 = off)
@@ -301,6 +304,7 @@ class TrainConfig:
         condition_channels(self.motion, self.drop_skin)  # rejects drop_skin with motion="rgb"
         if self.stage not in (1, 2): raise ValueError(f"stage: expected 1 (frames) or 2 (clips), got {self.stage!r}")
         parse_choice("mixed_precision", self.mixed_precision, MIXED_PRECISION)
+        parse_choice("lr_schedule", self.lr_schedule, tuple(LR_SCHEDULES))
         parse_choice("sampler", self.sampler, SAMPLERS)
         for k in ("steps", "batch_size", "grad_accum", "ckpt_every", "keep_checkpoints", "sample_steps", "log_every",
                   "clip_len", "num_preview", "synth_identities"):
@@ -402,10 +406,11 @@ class ExperimentPreset:
     # the training data
     train_identities: int = 0  # > 0: train on SynthPortraits rendered on the fly from a bank of this many identities
                                # (its train split, 3/4; bank seed 0, never the evaluation set's); 0: the dataset folder
+    lr_schedule: str = "constant"  # learning-rate schedule after the warm-up (LR_SCHEDULES), both stages
 
 EVAL_ONLY_FIELDS = ("eval_identities", "eval_pairs", "eval_seed", "eval_self_pairs")
 "ExperimentPreset fields that only change the evaluation: left out of `RunConfig.train_key`, so checkpoints stay shared."
-ADDED_PRESET_FIELDS = ("train_identities",)
+ADDED_PRESET_FIELDS = ("train_identities", "lr_schedule")
 """ExperimentPreset fields added after checkpoints were named by `RunConfig.train_key`: hashed only when they differ from
 their default, so the keys of every earlier preset stay as they were."""
 
@@ -427,7 +432,7 @@ EXPERIMENT_PRESETS = {
                               test_fraction=0.2, train_steps=2000, temporal_steps=0, batch_size=8, lr=2e-3,
                               eval_self=4, eval_cross=4, eval_frames=24, window=8, overlap=2, sample_steps=15,
                               guidance=1.0, max_minutes=30.0, eval_identities=16, eval_pairs=32, eval_self_pairs=8,
-                              train_identities=512),
+                              train_identities=512, lr_schedule="cosine"),
 }
 "The experiment presets by name."
 

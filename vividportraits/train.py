@@ -30,7 +30,7 @@ from diffusers.optimization import get_scheduler
 
 from .checkpoint import (CKPT_DIR, CheckpointWarning, checkpoint_state, init_weights, latest_checkpoint, load_training_state,
                                        read_model_config, save_checkpoint)
-from .config import TrainConfig
+from .config import LR_SCHEDULES, TrainConfig
 from .core import (LABEL, InputError, atomic_write, autocast_dtype, colorize_parsing, from_pm1, save_json,
                                  tensor_to_img, to_pm1, write_results)
 from .dataset import ClipDataset, FrameDataset
@@ -280,7 +280,8 @@ def train(cfg: TrainConfig  # the run's configuration
         params = model.image_parameters()
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay,
                             **({"fused": True} if dev.type == "cuda" else {"foreach": True}))
-    lr_sched = get_scheduler("constant_with_warmup", opt, num_warmup_steps=cfg.warmup_steps)
+    lr_sched = get_scheduler(LR_SCHEDULES[cfg.lr_schedule], opt, num_warmup_steps=cfg.warmup_steps,
+                             num_training_steps=cfg.steps)
     ema = None
     if cfg.ema:
         ema = VividPortraitsModel(mcfg).to(dev).requires_grad_(False).eval()
