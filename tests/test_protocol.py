@@ -15,13 +15,17 @@ from vividportraits.experiment import PROTOCOL_METRICS, protocol_pairs, run_expe
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_committed_train_keys_unchanged():
-    "Every committed run's checkpoint folder is still named by its config's train_key (the protocol fields are evaluation-only)."
+def test_committed_train_keys_unchanged(monkeypatch):
+    """Every committed run's checkpoint folder is still named by its config's train_key (the protocol fields are
+    evaluation-only), computed from the preset values the run recorded: a preset may change later (the study's first
+    attempt ran before the study preset got its learning-rate decay), the key function may not."""
+    from vividportraits.config import ExperimentPreset
     runs = [p for p in (ROOT/"results").glob("*/*/seed*/results.json")]
     if not runs: pytest.skip("no committed results")
     for p in runs:
         r = json.loads(p.read_text())
         params = {k: v for k, v in r["params"].items() if k not in ("run_dir", "ckpt_cache")}
+        monkeypatch.setitem(EXPERIMENT_PRESETS, params["preset"], ExperimentPreset(**r["preset_values"]))
         key = next(part for part in Path(r["checkpoint"]).parts if part.startswith("train-"))
         assert key == "train-" + RunConfig(**params).train_key(), p
     assert set(EVAL_ONLY_FIELDS) <= set(EXPERIMENT_PRESETS["cpu"].__dataclass_fields__)
