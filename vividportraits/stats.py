@@ -306,10 +306,9 @@ def anchor_check(df: pd.DataFrame,    # clip_records output (the model's rows)
                 ) -> dict | None:     # interval of baseline - reference, its passed flag; None when not measurable
     "Does the baseline beat `reference` on `metric`? Paired per clip at each baseline seed, the study's interval."
     if df.empty or refs is None or refs.empty or metric not in df or metric not in refs: return None
-    b = df[(df["variant"] == baseline) & (df["protocol"] == protocol)][["seed", "clip_key", metric]]
-    r = refs[(refs["variant"] == baseline) & (refs["protocol"] == protocol)][["seed", "clip_key", metric]]
-    d = b.merge(r, on=["seed", "clip_key"], suffixes=("_b", "_r"), validate="one_to_one")
-    d = d.assign(difference=d[f"{metric}_b"] - d[f"{metric}_r"]).dropna(subset=["difference"])
+    # the reference's rows of the baseline runs, as if a variant: the same pairing as every contrast
+    r = refs[refs["variant"] == baseline].assign(variant=reference)
+    d = paired_differences(pd.concat([df, r], ignore_index=True), baseline, metric, protocol, reference)
     if len(d) == 0: return None
     s = interval(d["difference"], d["seed"], B, seed)
     lo, hi = (s["ci_low"], s["ci_high"]) if METRICS[metric].direction > 0 else (-s["ci_high"], -s["ci_low"])
