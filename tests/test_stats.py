@@ -86,6 +86,11 @@ def test_study_runs_are_clean_and_equal(records):
         r = json.loads(p.read_text())
         assert r["params"]["preset"] == "study", p
         assert not r["commits"]["training"]["dirty"] and not r["commits"]["evaluation"]["dirty"], p
+        if "dirty_cleared" in r:  # recorded +dirty by the grid's own status file only: the evidence is committed beside
+            import sys; sys.path.insert(0, str(ROOT/"tools")); from clear_output_dirty import modified_paths
+            ev = modified_paths((ROOT/RESULTS/r["dirty_cleared"]["status_file"]).read_text())
+            assert ev == r["dirty_cleared"]["modified_paths"] and all(q.startswith("results/") for q in ev), p
+            assert r["dirty_cleared"]["recorded_git_sha"] == r["git_sha"] + "+dirty", p
         assert r["training"]["stage1"]["steps_done"] == r["preset_values"]["train_steps"], p
         assert r["protocol"]["cross"] == 32 and r["protocol"]["identities"] == 16, p
 
@@ -118,3 +123,24 @@ def test_old_protocol_rows(old_records):
     assert len(one) and (one.note == "one seed: training noise not covered").all()
     # the long-video axis of the committed runs changed nothing: strategies agree per clip to 5 decimals
     assert stats.strategies_identical(old_records) < 1e-5
+
+
+def test_clear_output_dirty(tmp_path):
+    "tools/clear_output_dirty.py clears a +dirty that only outputs caused, keeps the evidence, refuses code changes."
+    import json, sys
+    sys.path.insert(0, str(ROOT/"tools")); import clear_output_dirty as cod
+    run = tmp_path/"a"/"seed0"; run.mkdir(parents=True)
+    rec = {"git_sha": "abc+dirty", "metrics": {"psnr": 20.0},
+           "commits": {"training": {"commit": "abc", "dirty": True}, "evaluation": {"commit": "abc", "dirty": True}}}
+    (run/"results.json").write_text(json.dumps(rec))
+    (tmp_path/"code.txt").write_text("# header\n M results/grid/grid_status.json\n M vividportraits/core.py\n")
+    with pytest.raises(SystemExit, match="outside"): cod.clear(tmp_path, "abc", tmp_path/"code.txt")
+    assert json.loads((run/"results.json").read_text()) == rec          # refused: nothing written
+    (tmp_path/"out.txt").write_text("# header\n M results/grid/grid_status.json\n")
+    assert cod.clear(tmp_path, "other", tmp_path/"out.txt") == []        # another commit's runs are left alone
+    assert cod.clear(tmp_path, "abc", tmp_path/"out.txt") == [run/"results.json"]
+    r = json.loads((run/"results.json").read_text())
+    assert r["git_sha"] == "abc" and not r["commits"]["training"]["dirty"] and not r["commits"]["evaluation"]["dirty"]
+    assert r["dirty_cleared"]["recorded_git_sha"] == "abc+dirty" and r["metrics"] == rec["metrics"]
+    assert r["dirty_cleared"]["modified_paths"] == ["results/grid/grid_status.json"]
+    assert cod.clear(tmp_path, "abc", tmp_path/"out.txt") == []          # idempotent
