@@ -28,12 +28,12 @@ import torch
 
 # %% auto #0
 __all__ = ['LAPA_CLASSES', 'FACER_LAPA_NAMES', 'NUM_CLASSES', 'LABEL', 'LAPA_PALETTE', 'IBUG68_GROUPS', 'IBUG68_CLOSED',
-           'PROCESS_START', 'TEMP_RE', 'EXTRAS', 'KEY_PACKAGES', 'ASSETS', 'seed_everything', 'get_device',
-           'autocast_dtype', 'img_to_tensor', 'tensor_to_img', 'to_pm1', 'from_pm1', 'colorize_parsing', 'atomic_write',
-           'save_json', 'load_json', 'save_npz', 'InputError', 'inside', 'clean_stale_temps', 'writable_folder',
-           'MissingExtraError', 'require', 'quiet_native_logs', 'package_versions', 'git_sha', 'commit_info',
-           'hardware', 'portable_paths', 'project_root', 'write_results', 'Timer', 'show_images', 'write_video',
-           'show_video', 'cache_dir', 'sha256_file', 'fetch_asset']
+           'PROCESS_START', 'TEMP_RE', 'EXTRAS', 'KEY_PACKAGES', 'OUTPUT_DIRS', 'ASSETS', 'seed_everything',
+           'get_device', 'autocast_dtype', 'img_to_tensor', 'tensor_to_img', 'to_pm1', 'from_pm1', 'colorize_parsing',
+           'atomic_write', 'save_json', 'load_json', 'save_npz', 'InputError', 'inside', 'clean_stale_temps',
+           'writable_folder', 'MissingExtraError', 'require', 'quiet_native_logs', 'package_versions', 'git_sha',
+           'commit_info', 'hardware', 'portable_paths', 'project_root', 'write_results', 'Timer', 'show_images',
+           'write_video', 'show_video', 'cache_dir', 'sha256_file', 'fetch_asset']
 
 # %% ../nbs/00_core.ipynb #2fec2f33
 def seed_everything(seed: int  # the seed for python, numpy and torch (CPU and CUDA)
@@ -325,13 +325,17 @@ def package_versions(names: Iterable[str] = KEY_PACKAGES) -> dict:
         except importlib.metadata.PackageNotFoundError: out[n] = None
     return out
 
+OUTPUT_DIRS = ("results",)
+"Tracked folders of committed run outputs: changing them (a grid rewrites its own `grid_status.json`) leaves the code clean."
+
 def git_sha(path: str | os.PathLike | None = None) -> str | None:
-    "The git commit of the repository containing `path` (default: this package's), with `+dirty` if modified; None outside git."
+    "The git commit of the repository containing `path` (default: this package's), `+dirty` if a tracked file outside `OUTPUT_DIRS` is modified; None outside git."
     path = Path(path) if path else Path(globals().get("__file__", "x")).resolve().parent  # notebooks have no __file__: cwd
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True, timeout=10)
         if sha.returncode != 0: return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=path,
+        spec = [":(top)", *(f":(top,exclude){o}" for o in OUTPUT_DIRS)]
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", *spec], cwd=path,
                                capture_output=True, text=True, timeout=10).stdout.strip()
         return sha.stdout.strip() + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError): return None
