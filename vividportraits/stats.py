@@ -476,13 +476,13 @@ def findings_markdown(df: pd.DataFrame,               # clip_records output
     if len(runs) and runs["dirty"].any():
         out.append(f"- {int(runs['dirty'].sum())} of {len(runs)} runs were evaluated from a dirty tree (their `git_sha` "
                    "ends in `+dirty`), so their code is not exactly any commit.")
+    have = runs.groupby("variant")["seed"].nunique() if len(runs) else None  # seeds per variant
     if len(runs) and "seconds" in runs and runs["seconds"].notna().any():
         out.append(f"- Runs: preset {', '.join(sorted(set(runs['preset'].astype(str))))}; "
-                   f"seeds per variant {runs.groupby('variant')['seed'].nunique().to_dict()}; "
+                   f"seeds per variant {have.to_dict()}; "
                    f"{runs['seconds'].sum() / 3600:.1f} hours of run time in all (the sum of the runs' `timings.total`; a run "
                    "that reused a checkpoint trained by another counts only its evaluation).")
     if len(runs):
-        have = runs.groupby("variant")["seed"].nunique()
         short = [f"{v} {int(have.get(v, 0))} of {k}" for v, k in STUDY_SEEDS.items() if have.get(v, 0) < k]
         out.append(f"- Fewer seeds than pre-registered ({', '.join(short)}): the pre-registered analysis of what has landed "
                    "so far, not yet the study's answers." if short else "- Every variant has its pre-registered seeds ("
