@@ -41,6 +41,94 @@ def test_readme_findings_block_is_generated(records):
         "README's findings differ from what stats.findings_markdown generates from results/study: run stats.update_readme()"
 
 
+@pytest.fixture(scope="module")
+def references():
+    return stats.reference_records(ROOT/RESULTS)
+
+
+def test_readme_anchors_block_is_generated(records, references):
+    want = stats.anchors_markdown(records, references, source=RESULTS).strip()
+    assert stats.readme_block((ROOT/"README.md").read_text(), "anchors") == want, \
+        "README's baseline-against-references block differs from stats.anchors_markdown on results/study: run stats.update_readme()"
+    assert (ROOT/RESULTS/"anchors.md").read_text().strip() == want, \
+        "results/study/anchors.md is stale: re-run nbs/report.ipynb on results/study (papermill)"
+
+
+def test_readme_blocks_above_the_verdicts():
+    "The anchors block sits in the study's results section, before its figures and the verdicts."
+    text = (ROOT/"README.md").read_text()
+    sec = text.index("## The decisive study: results")
+    assert sec < text.index(stats.README_MARKERS["anchors"][0]) < text.index("results/study/forest.png") \
+        < text.index(stats.README_MARKERS["findings"][0])
+
+
+def test_update_readme_rewrites_a_stale_anchors_block(tmp_path):
+    "A stale anchors block is rewritten by update_readme (and the test above fails on it until then)."
+    stale = stats.replace_block((ROOT/"README.md").read_text(), "anchors", "the baseline animates (stale)")
+    (tmp_path/"README.md").write_text(stale); (tmp_path/"docs").mkdir()
+    (tmp_path/"results").symlink_to(ROOT/"results", target_is_directory=True)
+    assert stats.update_readme(tmp_path, RESULTS)
+    assert (tmp_path/"README.md").read_text() == (ROOT/"README.md").read_text()
+
+
+def _clips(path):
+    "A run's per-clip records, read with plain json and pandas (not through stats)."
+    import json
+    r = json.loads(path.read_text())
+    return pd.DataFrame(r["clips"]).assign(seed=r["params"]["seed"])
+
+
+def test_anchor_table_recomputed(references, records):
+    """The anchors table's means and paired differences equal a plain recomputation from the committed results.json,
+    and reproduce the numbers issue 23 quotes: the baseline beats copying its source on no metric."""
+    c = pd.concat([_clips(p) for p in sorted((ROOT/RESULTS/"baseline").glob("seed*/results.json"))])
+    assert c.seed.nunique() == 10
+    quoted = {("cross", "psnr"): (20.65, 21.52), ("cross", "lpips"): (0.270, 0.194), ("cross", "id_app"): (0.434, 0.960),
+              ("cross", "id_face"): (0.247, 0.957), ("cross", "expr_sim_carried"): (0.345, 0.438),
+              ("self", "psnr"): (23.5, 27.2)}
+    for protocol in ("cross", "self"):
+        t = stats.reference_anchors(records, references, protocol).set_index("metric")
+        k = c[c.kind == protocol]
+        model, copy = (k[k.system == s].set_index(["seed", "clip"]) for s in ("model", "copied_source"))
+        for m in t.index:
+            seedmean = lambda d: d[m].astype(float).groupby(level="seed").mean().mean()
+            assert np.isclose(t.loc[m, "baseline"], seedmean(model)), (protocol, m)
+            assert np.isclose(t.loc[m, "copied_source"], seedmean(copy)), (protocol, m)
+            assert np.isclose(t.loc[m, "difference"], seedmean(model[[m]] - copy.loc[model.index, [m]])), (protocol, m)
+            assert t.loc[m, "ci_low"] <= t.loc[m, "difference"] <= t.loc[m, "ci_high"]
+        scored = {m for m in copy.columns if m not in ("kind", "source", "driver", "system")
+                  and pd.to_numeric(copy[m], errors="coerce").notna().any()}
+        assert set(t.index) == scored, (protocol, scored ^ set(t.index))   # every metric the copied source is scored on
+        assert "wins" not in set(t.outcome), (protocol, t.outcome.to_dict())
+        for (pr, m), (b, r) in quoted.items():
+            if pr != protocol: continue
+            digits = 1 if m == "psnr" and pr == "self" else 2 if m == "psnr" else 3
+            assert (round(t.loc[m, "baseline"], digits), round(t.loc[m, "copied_source"], digits)) == (b, r), (pr, m)
+    gt = stats.reference_anchors(records, references, "cross").set_index("metric")
+    assert set(gt.index[gt.truth == "wins"]) == {"psnr", "ssim", "lpips", "expr_sim_carried", "gaze_sim"}
+
+
+def test_readme_prose_agrees_with_the_anchors_block():
+    "The README's hand-written lead and the study section's prose say only what the generated anchors block says."
+    text = (ROOT/"README.md").read_text(); block = stats.readme_block(text, "anchors")
+    if "the study's baseline does not yet animate" in text:
+        assert "does not beat copying its source on any metric" in block
+
+
+def test_q3_expression_cost_recomputed(records):
+    "The findings' descriptive Q3 line: [0.6,1.4] - baseline on expr_sim_carried equals a plain recomputation."
+    per_seed = []
+    for seed in range(10):
+        a, b = [_clips(ROOT/RESULTS/f/f"seed{seed}"/"results.json") for f in ("scale-_0.6,1.4_", "baseline")]
+        a, b = [x[(x.system == "model") & (x.kind == "cross")].set_index(["source", "driver"]) for x in (a, b)]
+        per_seed.append((a.expr_sim_carried - b.loc[a.index, "expr_sim_carried"]).mean())
+    f = stats.readme_block((ROOT/"README.md").read_text(), "findings")
+    line = next(l for l in f.splitlines() if l.startswith("- **Q3 the scaling range, descriptive (not pre-registered"))
+    assert f"scale=[0.6,1.4] {np.mean(per_seed):+.3f} [" in line, line
+    assert "worse than the baseline (interval excludes 0): scale=[0.6,1.4]" in line, line
+    assert round(np.mean(per_seed), 3) == -0.243
+
+
 def test_readme_sections_in_order():
     text = (ROOT/"README.md").read_text()
     heads = [l for l in text.splitlines() if l.startswith("## ")]

@@ -17,7 +17,7 @@ import seaborn as sns
 
 from .core import load_json
 from .config import paper_grid, variant_name
-from .stats import B_DEFAULT, BOOT_SEED
+from .stats import B_DEFAULT, BOOT_SEED, direction
 
 # %% auto #0
 __all__ = ['METRIC_COLUMNS', 'HIGHER_IS_BETTER', 'INTERVAL_METHOD', 'LONG_METRICS', 'PROTOCOL_COLUMNS', 'PROTOCOL_HIGHER',
@@ -28,10 +28,9 @@ __all__ = ['METRIC_COLUMNS', 'HIGHER_IS_BETTER', 'INTERVAL_METHOD', 'LONG_METRIC
 # %% ../nbs/13b_report.ipynb #6ad37259
 METRIC_COLUMNS = ("id_sim", "expr_sim", "ssim", "psnr", "lpips")
 "The five metrics of the paper's tables, in its order."
-HIGHER_IS_BETTER = {"id_sim": True, "expr_sim": True, "expr_corr": True, "ssim": True, "psnr": True, "lpips": False,
-                    "id_sim_driver": False, "expr_dist": False, "expr_procrustes": False, "temporal_err": False,
-                    "seam": False, "seam_ratio": False}
-"Direction of each metric (for bold-best in tables)."
+HIGHER_IS_BETTER = {m: direction(m) > 0 for m in ("id_sim", "expr_sim", "expr_corr", "ssim", "psnr", "lpips", "id_sim_driver",
+                                                   "expr_dist", "expr_procrustes", "temporal_err", "seam", "seam_ratio")}
+"Direction of each metric of the tables (for bold-best), read from `stats.direction`: the one definition."
 
 def results_files(root: str | os.PathLike  # folder searched recursively
                  ):                        # yields (path, record) for every readable results.json, in path order
@@ -196,9 +195,8 @@ def markdown_table(df: pd.DataFrame,                    # collect_results output
 PROTOCOL_COLUMNS = ("psnr", "ssim", "lpips", "id_app", "id_app_driver", "id_face", "id_face_driver", "shape_leak",
                     "expr_sim_carried", "gaze_sim")
 "The protocol's per-clip metrics (`experiment.PROTOCOL_METRICS`), in table order."
-PROTOCOL_HIGHER = {"psnr": True, "ssim": True, "lpips": False, "id_app": True, "id_app_driver": False, "id_face": True,
-                   "id_face_driver": False, "shape_leak": False, "expr_sim_carried": True, "gaze_sim": True}
-"Direction of each protocol metric (for the arrows)."
+PROTOCOL_HIGHER = {m: direction(m) > 0 for m in PROTOCOL_COLUMNS}
+"Direction of each protocol metric (for the arrows), read from `stats.direction`."
 VALIDATION_NAMES = {"expr_carried": "expr_sim_carried"}
 "Validation-table metric names that the protocol spells differently."
 
