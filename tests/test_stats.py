@@ -113,6 +113,7 @@ def test_readme_prose_agrees_with_the_anchors_block():
     text = (ROOT/"README.md").read_text(); block = stats.readme_block(text, "anchors")
     if "the study's baseline does not yet animate" in text:
         assert "does not beat copying its source on any metric" in block
+    assert "protects the face shape" not in text and "protects the source" not in text
 
 
 def test_q3_expression_cost_recomputed(records):
