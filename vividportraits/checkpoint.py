@@ -27,7 +27,7 @@ from .model import VividPortraitsModel
 # %% auto #0
 __all__ = ['CKPT_DIR', 'MARKER', 'CheckpointError', 'CheckpointWarning', 'checkpoint_problem', 'latest_checkpoint',
            'save_checkpoint', 'load_training_state', 'init_weights', 'read_model_config', 'checkpoint_state',
-           'load_checkpoint']
+           'load_checkpoint', 'export_base']
 
 # %% ../nbs/09a_checkpoint.ipynb #3f2f7ebc
 CKPT_DIR = "checkpoints"
@@ -236,3 +236,30 @@ def load_checkpoint(path: str | os.PathLike,            # a checkpoint folder or
     f = ck/"ema.safetensors" if use_ema and (ck/"ema.safetensors").exists() else ck/"model.safetensors"
     _read(f, lambda f: load_model(model, f, strict=True, device=_dev(device)))
     return model.to(device).eval(), model.config
+
+# %% ../nbs/09a_checkpoint.ipynb #609c4913
+def export_base(path: str | os.PathLike,      # a stage-0 (image prior) run folder or checkpoint
+                out: str | os.PathLike,       # the base folder to write (replaced as a whole, atomically)
+                record: Mapping = {},         # more of the training record for base.json (command, seconds, machine)
+                dtype: torch.dtype = torch.float16  # storage precision of the weights (loaded back as float32)
+               ) -> Path:                     # `out`
+    "Write a stage-0 checkpoint's denoising UNet (EMA weights) as a diffusers folder that `ModelConfig.pretrained_path` reads, with `base.json`."
+    ck = latest_checkpoint(path)
+    if ck is None: raise FileNotFoundError(f"{path}: no checkpoint folder (expected a stage-0 training run)")
+    state = checkpoint_state(ck); tc = state.get("train_config") or {}
+    if tc.get("stage") != 0:
+        raise InputError(f"{path}: a stage-{tc.get('stage')} checkpoint; a base is the UNet of a stage-0 (image prior) run")
+    model, mcfg = load_checkpoint(ck)
+    out = Path(out); tmp = out.parent/f".tmp-{out.name}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.unet.to(dtype).save_pretrained(tmp/"unet", safe_serialization=True)
+    w = tmp/"unet"/"diffusion_pytorch_model.safetensors"
+    save_json({"format": "vividportraits-base", "version": 1, "name": out.name, "weights": "unet/diffusion_pytorch_model.safetensors",
+               "sha256": _sha256(w), "bytes": w.stat().st_size, "dtype": str(dtype).replace("torch.", ""),
+               "params": sum(p.numel() for p in model.unet.parameters()), "model_preset": mcfg.name,
+               "step": state.get("step"), "train_config": {k: v for k, v in tc.items() if k not in ("out", "init_from")},
+               **dict(record)}, tmp/"base.json")
+    old = out.parent/f".old-{out.name}"
+    if out.exists(): shutil.rmtree(old, ignore_errors=True); out.rename(old)
+    tmp.rename(out); shutil.rmtree(old, ignore_errors=True)
+    return out

@@ -22,7 +22,7 @@ from fastcore.docments import docments
 from . import __version__
 from . import evaluators, synth
 from .checkpoint import checkpoint_state, latest_checkpoint, read_model_config
-from .config import (EXPERIMENT_PRESETS, GRIDS, LONG_VIDEO_STRATEGIES, LR_SCHEDULES, MIXED_PRECISION, MODEL_PRESETS,
+from .config import (BASES, EXPERIMENT_PRESETS, GRIDS, LONG_VIDEO_STRATEGIES, LR_SCHEDULES, MIXED_PRECISION, MODEL_PRESETS,
                                    MOTION_KINDS, SAMPLERS, TrainConfig, get_preset)
 from .core import (ASSETS, InputError, MissingExtraError, cache_dir, fetch_asset, get_device, git_sha, hardware,
                                  package_versions, save_json, sha256_file, writable_folder)
@@ -35,7 +35,7 @@ from .model import model_summary
 from .prepare import prepare
 from .report import INTERVAL_METHOD, collect_results, summary_table
 from .synth import generate_dataset
-from .train import train
+from .train import train, train_base
 
 # %% auto #0
 __all__ = ['EXIT_CODES', 'COMMANDS', 'add_options', 'check_out_folder', 'check_out_file', 'check_seed', 'check_fps',
@@ -392,6 +392,12 @@ def _cmd_train(model_override: typing.Sequence[str] = (),  # ModelConfig fields 
     if int(os.environ.get("RANK", "0")) == 0: print(f"checkpoint: {res}")  # one line, not one per data-parallel process
     return 0
 
+def _cmd_train_base(**kw) -> int:   # the options are `train.train_base`'s parameters
+    "train (or resume) a shipped base, the SynthPortraits image prior both UNets of a preset start from; exported when done"
+    path = train_base(**kw)
+    print(f"base: {path}" if path is not None else "stopped before the recipe's steps: rerun the same command to resume")
+    return 0
+
 def _cmd_animate(*, checkpoint: str,                 # checkpoint folder or training run folder
                  source: str,                        # portrait image
                  driver: str,                        # driving video, frame folder or dataset clip (.npz)
@@ -435,6 +441,7 @@ COMMANDS = {  # name -> (function, where its options come from, choices for plai
     "train": (_cmd_train, TrainConfig, {"preset": tuple(MODEL_PRESETS), "motion": MOTION_KINDS, "sampler": SAMPLERS,
                                         "mixed_precision": MIXED_PRECISION, "lr_schedule": tuple(LR_SCHEDULES)},
                                        ("model_overrides",)),
+    "train-base": (_cmd_train_base, train_base, {"name": tuple(BASES)}, ()),
     "animate": (_cmd_animate, None, {}, ()),
     "model-info": (_cmd_model_info, None, {}, ()),
     "ablate": (_cmd_ablate, None, {}, ()),

@@ -22,11 +22,11 @@ from .core import IBUG68_GROUPS, NUM_CLASSES
 
 # %% auto #0
 __all__ = ['MOTION_KINDS', 'LONG_VIDEO_STRATEGIES', 'SAMPLERS', 'PREDICTION_TYPES', 'MIXED_PRECISION', 'BLEND_RAMPS',
-           'LR_SCHEDULES', 'DEFAULT_SCALE_RANGE', 'MODEL_PRESETS', 'TRAIN_FIELD_RENAMES', 'BASELINE',
-           'EVAL_ONLY_FIELDS', 'ADDED_PRESET_FIELDS', 'EXPERIMENT_PRESETS', 'PRESET_TO_TRAIN', 'RUN_TO_TRAIN', 'GRIDS',
-           'parse_scale_range', 'parse_bool', 'parse_choice', 'check_kind', 'condition_channels', 'field_names',
-           'shared_fields', 'auto_prediction_type', 'ModelConfig', 'get_preset', 'TrainConfig', 'variant_name',
-           'variant_dir_name', 'ExperimentPreset', 'RunConfig', 'paper_grid']
+           'LR_SCHEDULES', 'DEFAULT_SCALE_RANGE', 'MODEL_PRESETS', 'TRAIN_FIELD_RENAMES', 'TRAIN_DATA_SEED', 'BASES',
+           'BASELINE', 'EVAL_ONLY_FIELDS', 'ADDED_PRESET_FIELDS', 'EXPERIMENT_PRESETS', 'PRESET_TO_TRAIN',
+           'RUN_TO_TRAIN', 'GRIDS', 'parse_scale_range', 'parse_bool', 'parse_choice', 'check_kind',
+           'condition_channels', 'field_names', 'shared_fields', 'auto_prediction_type', 'ModelConfig', 'get_preset',
+           'TrainConfig', 'variant_name', 'variant_dir_name', 'ExperimentPreset', 'RunConfig', 'paper_grid']
 
 # %% ../nbs/00a_config.ipynb #e092363e
 MOTION_KINDS = ("parsing", "landmarks", "rgb")
@@ -164,7 +164,9 @@ class ModelConfig:
     temporal: bool = False                  # add temporal attention layers (stage 2, video)
     temporal_heads: int = 4                 # heads of each temporal attention layer
     max_frames: int = 64                    # longest window the temporal position encoding covers
-    pretrained_path: str | None = None      # folder with unet/ vae/ [image_encoder/] (diffusers layout); None = random init
+    pretrained_path: str | None = None      # where both UNets start: a folder with unet/ [vae/] [image_encoder/] (diffusers
+                                            # layout; vae/ needed for latent="vae"), or the name of a base shipped with the
+                                            # package (BASES); None = random init
     gradient_checkpointing: bool = False    # recompute UNet blocks in backward (less memory, ~30% more compute)
     prediction_type: str = "auto"           # what the network predicts: one of PREDICTION_TYPES, or "auto"
                                             # (`auto_prediction_type`, resolved by `validate`)
@@ -236,6 +238,13 @@ MODEL_PRESETS: dict[str, ModelConfig] = {
         layers_per_block=2, attention_head_dim=8, cross_attention_dim=768, norm_num_groups=32,
         guider_channels=(16, 32, 64, 128), image_encoder="auto", image_tokens=16, image_encoder_width=64,
         temporal_heads=8, max_frames=32),
+    # 64 px, space-to-depth x4 (a 16 x 16 x 48 latent) so that attention, and with it the reference, reaches every level
+    # of the UNet at the cost of `tiny`; both UNets start from the shipped SynthPortraits prior, as the paper's start
+    # from SD-1.5 (why: nbs/13d_recipe.ipynb)
+    "tiny4": ModelConfig(
+        name="tiny4", unshuffle_factor=4, block_out_channels=(48, 64, 96),
+        down_block_types=("CrossAttnDownBlock2D",) * 3, up_block_types=("CrossAttnUpBlock2D",) * 3,
+        attention_head_dim=2, guider_channels=(16, 32, 64), pretrained_path="synthportraits-tiny4"),
 }
 "The model presets by name (`model.PRESETS` is this dict); their `prediction_type` stays 'auto' until taken."
 
@@ -262,7 +271,8 @@ class TrainConfig:
     split: str = "train"                    # split of the dataset folder to train on
     synth_identities: int = 64              # data=None: number of synthetic training identities
     out: str = "runs/train"                 # output folder: checkpoints/, samples/, log.csv, results.json
-    stage: int = 1                          # 1 = frames (all but temporal layers), 2 = clips (temporal layers only)
+    stage: int = 1                          # 0 = image prior (the denoising UNet alone: no reference, no motion; a base,
+                                            # `BASES`), 1 = frames (all but temporal layers), 2 = clips (temporal layers only)
     init_from: str | None = None            # checkpoint (or run folder) to start from; stage 2 needs the stage-1 one
     clip_len: int = 8                       # stage 2: frames per training clip F
     steps: int = 1000                       # optimiser steps to reach (a resumed run continues to this count)
@@ -302,7 +312,8 @@ class TrainConfig:
         check_kind(self.motion)
         self.scale_range = parse_scale_range(self.scale_range)
         condition_channels(self.motion, self.drop_skin)  # rejects drop_skin with motion="rgb"
-        if self.stage not in (1, 2): raise ValueError(f"stage: expected 1 (frames) or 2 (clips), got {self.stage!r}")
+        if self.stage not in (0, 1, 2):
+            raise ValueError(f"stage: expected 0 (image prior), 1 (frames) or 2 (clips), got {self.stage!r}")
         parse_choice("mixed_precision", self.mixed_precision, MIXED_PRECISION)
         parse_choice("lr_schedule", self.lr_schedule, tuple(LR_SCHEDULES))
         parse_choice("sampler", self.sampler, SAMPLERS)
@@ -330,8 +341,9 @@ class TrainConfig:
     def model_config(self, **overrides  # ModelConfig fields that win over everything else
                     ) -> ModelConfig:
         "The network's config: the preset, the same-named fields of this config, temporal layers for stage 2, `model_overrides`."
+        prior = {"reference_net": False, "fgbg": False, "pretrained_path": None} if self.stage == 0 else {}  # the UNet alone
         return get_preset(self.preset, **{**shared_fields(self, ModelConfig), "temporal": self.stage == 2,
-                                          **self.model_overrides, **overrides})
+                                          **self.model_overrides, **prior, **overrides})
 
     def to_dict(self) -> dict:
         "JSON-ready dict."
@@ -350,6 +362,16 @@ class TrainConfig:
         if bad: raise ValueError(f"TrainConfig: unknown field(s) {bad}; valid: {sorted(names)}")
         if d.get("scale_range") is not None: d["scale_range"] = tuple(d["scale_range"])
         return cls(**d)
+
+TRAIN_DATA_SEED = 0
+"""The data seed of all SynthPortraits training data: the identity bank of frames rendered on the fly (every training
+seed draws its frames from this one bank) and the rendered folders. Evaluation sets use `ExperimentPreset.eval_seed`,
+which must differ, so that no held-out identity is ever trained on."""
+
+BASES = {"synthportraits-tiny4": {"preset": "tiny4", "synth_identities": 4096, "steps": 30000, "batch_size": 8, "lr": 1e-3,
+                                  "lr_schedule": "cosine", "warmup_steps": 500, "ema_decay": 0.9995, "seed": 0}}
+"""The image priors shipped with the package (the kit's stand-in for SD-1.5): name -> the `TrainConfig` fields of the
+stage-0 run that trains it (`vividportraits train-base NAME`); the model preset's `pretrained_path` names it."""
 
 # %% ../nbs/00a_config.ipynb #e3dcc09c
 BASELINE = {"motion": "parsing", "scale_range": DEFAULT_SCALE_RANGE, "drop_skin": False, "fgbg": True,

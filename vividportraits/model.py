@@ -19,11 +19,11 @@ from diffusers import AutoencoderKL, UNet2DConditionModel
 from diffusers.models.attention_processor import Attention, AttnProcessor2_0
 from diffusers.models.transformers.transformer_2d import Transformer2DModel
 
-from .config import MODEL_PRESETS, ModelConfig, get_preset
+from .config import BASES, MODEL_PRESETS, ModelConfig, get_preset
 from .motion import PoseGuider
 
 # %% auto #0
-__all__ = ['PRESETS', 'PRETRAINED_LAYOUT', 'ReferenceBank', 'ReferenceAttnProcessor', 'set_reference_processors',
+__all__ = ['PRESETS', 'PRETRAINED_LAYOUT', 'BASES_DIR', 'ReferenceBank', 'ReferenceAttnProcessor', 'set_reference_processors',
            'ConvImageEncoder', 'ClipImageEncoder', 'sinusoidal_positions', 'TemporalAttention', 'RefFeatures',
            'check_pretrained', 'VividPortraitsModel', 'model_summary']
 
@@ -204,22 +204,31 @@ def _unet_kwargs(cfg: ModelConfig, in_channels: int) -> dict:
 
 PRETRAINED_LAYOUT = """expected a diffusers Stable-Diffusion-1.5 style folder:
   {path}/unet/config.json + unet/diffusion_pytorch_model.safetensors   (UNet2DConditionModel, required)
-  {path}/vae/config.json + vae/diffusion_pytorch_model.safetensors     (AutoencoderKL, required)
+  {path}/vae/config.json + vae/diffusion_pytorch_model.safetensors     (AutoencoderKL, required for latent="vae")
   {path}/image_encoder/config.json + image_encoder/model.safetensors   (CLIPVisionModelWithProjection, optional;
                                                                          without it a small conv encoder is trained)"""
 
-def check_pretrained(path: str | Path  # the folder given as ModelConfig.pretrained_path
+BASES_DIR = Path(__file__).parent/"weights"/"bases" if "__file__" in globals() else Path("../vividportraits/weights/bases")
+"Folder inside the package holding the shipped bases (`config.BASES`), one diffusers-layout folder each."
+
+def check_pretrained(path: str | Path,  # ModelConfig.pretrained_path: a folder, or the name of a shipped base
+                     latent: str = "vae"  # the model's latent kind: a VAE folder is needed for "vae" only
                     ) -> dict[str, Path | None]:
-    "Locate `unet`, `vae` and `image_encoder` subfolders of `path`; raise naming what is missing."
-    p = Path(path)
-    need = {"unet": ["config.json", "diffusion_pytorch_model.safetensors"],
-            "vae": ["config.json", "diffusion_pytorch_model.safetensors"]}
+    "Locate `unet`, `vae` and `image_encoder` subfolders of `path` (a shipped base's folder for a name in `config.BASES`); raise naming what is missing."
+    shipped = str(path) in BASES
+    p = BASES_DIR/str(path) if shipped else Path(path)
+    need = {"unet": ["config.json", "diffusion_pytorch_model.safetensors"]}
+    if latent == "vae": need["vae"] = ["config.json", "diffusion_pytorch_model.safetensors"]
     missing = [str(p / d / f) for d, fs in need.items() for f in fs if not (p / d / f).is_file()]
+    if missing and shipped:
+        raise FileNotFoundError(f"pretrained_path: the base {str(path)!r} is not shipped in this installation (missing "
+                                f"{[Path(m).relative_to(BASES_DIR) for m in missing]}); train it with `vividportraits "
+                                f"train-base {path} --ship`, or pass pretrained_path=None to start from random weights")
     if missing:
         raise FileNotFoundError(f"pretrained_path: missing {missing}; " + PRETRAINED_LAYOUT.format(path=p))
     ie = p / "image_encoder"
     has_ie = (ie / "config.json").is_file() and any((ie / f).is_file() for f in ("model.safetensors", "pytorch_model.bin"))
-    return {"unet": p / "unet", "vae": p / "vae", "image_encoder": ie if has_ie else None}
+    return {"unet": p / "unet", "vae": p / "vae" if latent == "vae" else None, "image_encoder": ie if has_ie else None}
 
 # %% ../nbs/08_model.ipynb #1e318f67
 class VividPortraitsModel(nn.Module):
@@ -227,7 +236,7 @@ class VividPortraitsModel(nn.Module):
     def __init__(self, config: ModelConfig):  # a preset from `get_preset`, possibly overridden
         super().__init__()
         cfg = self.config = config.validate()
-        pre = check_pretrained(cfg.pretrained_path) if cfg.pretrained_path else None
+        pre = check_pretrained(cfg.pretrained_path, cfg.latent) if cfg.pretrained_path else None
         c = cfg.latent_channels
         extra = c + 1 if cfg.fgbg else 0
         # latent codec
@@ -248,11 +257,17 @@ class VividPortraitsModel(nn.Module):
         if pre:
             self.unet = UNet2DConditionModel.from_pretrained(str(pre["unet"]))
             self.refnet = UNet2DConditionModel.from_pretrained(str(pre["unet"])) if cfg.reference_net else None
-            got = self.unet.config
+            got, want = self.unet.config, _unet_kwargs(cfg, c)
             if (got.in_channels, got.out_channels) != (c, c) or got.cross_attention_dim != cfg.cross_attention_dim:
                 raise ValueError(f"pretrained_path: UNet has in/out {got.in_channels}/{got.out_channels} channels and "
                                  f"cross_attention_dim {got.cross_attention_dim}; config expects {c}/{c} and "
                                  f"{cfg.cross_attention_dim}")
+            other = {k: (tuple(got[k]) if isinstance(got[k], list) else got[k], want[k])
+                     for k in ("block_out_channels", "down_block_types", "up_block_types", "layers_per_block")
+                     if (tuple(got[k]) if isinstance(got[k], list) else got[k]) != want[k]}
+            if other:
+                raise ValueError(f"pretrained_path: the UNet's architecture differs from the config's "
+                                 f"({', '.join(f'{k}: {a} there, {b} in the config' for k, (a, b) in other.items())})")
             if extra: self._widen_conv_in(c + extra)
         else:
             self.unet = UNet2DConditionModel(**_unet_kwargs(cfg, c + extra))

@@ -828,13 +828,15 @@ class SynthDataset(torch.utils.data.Dataset):
                  length: int = 10_000,          # number of samples (an epoch)
                  frames: int = 32,              # length of the virtual clip the two frames come from
                  test_fraction: float = 0.25,   # as in `generate_dataset`
-                 seed: int = 0,                 # dataset seed
+                 seed: int = 0,                 # seed of the samples (which identity, background, trajectory, frames)
                  reference: str = "random",     # "random" frame of the clip, or "first"
-                 fps: float = 25.0):
+                 fps: float = 25.0,
+                 bank_seed: int | None = None): # seed of the identity bank (None: `seed`); training fixes it so that
+                                                # every training seed draws from one bank that no evaluation set shares
         if reference not in ("random", "first"): raise ValueError(f"reference: expected 'random' or 'first', got {reference!r}")
         if split not in ("train", "test", None): raise ValueError(f"split: expected 'train', 'test' or None, got {split!r}")
         self.size, self.length, self.frames, self.seed, self.reference, self.fps = int(size), int(length), int(frames), int(seed), reference, fps
-        self.bank = identity_bank(seed, identities)
+        self.bank = identity_bank(seed if bank_seed is None else bank_seed, identities)
         sp = identity_splits(identities, test_fraction)
         self.ids = [i for i, s_ in enumerate(sp) if split is None or s_ == split]
         if not self.ids: raise ValueError(f"split: no {split!r} identities among {identities} with test_fraction={test_fraction}")

@@ -28,22 +28,22 @@ from tqdm.auto import tqdm
 from accelerate import Accelerator
 from diffusers.optimization import get_scheduler
 
-from .checkpoint import (CKPT_DIR, CheckpointWarning, checkpoint_state, init_weights, latest_checkpoint, load_training_state,
-                                       read_model_config, save_checkpoint)
-from .config import LR_SCHEDULES, TrainConfig
-from .core import (LABEL, InputError, atomic_write, autocast_dtype, colorize_parsing, from_pm1, save_json,
-                                 tensor_to_img, to_pm1, write_results)
+from .checkpoint import (CKPT_DIR, CheckpointWarning, checkpoint_state, export_base, init_weights, latest_checkpoint,
+                                       load_training_state, read_model_config, save_checkpoint)
+from .config import BASES, LR_SCHEDULES, TRAIN_DATA_SEED, TrainConfig
+from .core import (LABEL, InputError, atomic_write, autocast_dtype, colorize_parsing, from_pm1, git_sha, hardware,
+                                 load_json, save_json, tensor_to_img, to_pm1, write_results)
 from .dataset import ClipDataset, FrameDataset
 from .diffusion import (add_noise, cfg_denoiser, make_scheduler, model_sampler, sample, sample_timesteps,
                                       training_target, weighted_mse)
-from .model import VividPortraitsModel
+from .model import BASES_DIR, VividPortraitsModel
 from .motion import build_condition, check_kind
 from .scaling import RandomScaling
 from . import synth
 
 # %% auto #0
 __all__ = ['LOG_FIELDS', 'TrainingSamples', 'StepBatchSampler', 'generate', 'condition_image', 'sample_grid', 'save_png',
-           'label_columns', 'make_accelerator', 'train']
+           'label_columns', 'make_accelerator', 'train', 'train_base']
 
 # %% ../nbs/11_train.ipynb #9b166fdf
 def _resize_frames(s: dict, size: int, prefix: str = "") -> dict:
@@ -188,18 +188,20 @@ class _TrainForward(nn.Module):
     def __init__(self, model: nn.Module):
         super().__init__(); self.model = model
     def forward(self, z_t, t, cond, ref_rgb, ref_mask, drop, num_frames: int = 1):
-        ref = self.model.reference(ref_rgb, ref_mask)
+        ref = None if ref_rgb is None else self.model.reference(ref_rgb, ref_mask)   # None: stage 0, the prior
         return self.model(z_t, t, cond, ref, num_frames=num_frames, drop=drop)
 
 def _make_dataset(cfg: TrainConfig, size: int):
     "The base dataset: a dataset folder, or SynthPortraits (frames rendered on the fly; clips written once under `out`)."
     if cfg.data is not None:
-        if cfg.stage == 1: return FrameDataset(cfg.data, split=cfg.split, seed=cfg.seed)
+        if cfg.stage in (0, 1): return FrameDataset(cfg.data, split=cfg.split, seed=cfg.seed)
         return ClipDataset(cfg.data, split=cfg.split, clip_len=cfg.clip_len, stride=max(1, cfg.clip_len // 2))
-    if cfg.stage == 1:
-        return synth.SynthDataset(identities=cfg.synth_identities, split="train", size=size, length=1_000_000, seed=cfg.seed)
+    if cfg.stage in (0, 1):
+        return synth.SynthDataset(identities=cfg.synth_identities, split="train", size=size, length=1_000_000, seed=cfg.seed,
+                                  bank_seed=TRAIN_DATA_SEED)   # frames of this seed, identities of the one training bank
+    if cfg.stage == 0: raise ValueError("stage: 0 (the image prior) trains on frames; no clip dataset")
     root = synth.generate_dataset(Path(cfg.out)/"synth_clips", identities=cfg.synth_identities, clips_per_identity=2,
-                                  frames=max(32, 2 * cfg.clip_len), size=size, seed=cfg.seed, progress=cfg.progress)
+                                  frames=max(32, 2 * cfg.clip_len), size=size, seed=TRAIN_DATA_SEED, progress=cfg.progress)
     return ClipDataset(root, split="train", clip_len=cfg.clip_len, stride=max(1, cfg.clip_len // 2))
 
 def _mixed_precision(cfg: TrainConfig, device) -> str:
@@ -276,6 +278,12 @@ def train(cfg: TrainConfig  # the run's configuration
         model.requires_grad_(False)
         for p in model.temporal_parameters(): p.requires_grad_(True)
         params = model.temporal_parameters()
+    elif cfg.stage == 0:   # the image prior: the denoising UNet alone; guider and image encoder stay untouched
+        model.requires_grad_(False); model.unet.requires_grad_(True)
+        params = list(model.unet.parameters())
+        if resume is None:  # the prior's cross-attention only ever reads zero tokens, so its output projection gets no
+            for n, mod in model.unet.named_modules():   # gradient: start it at zero, and a model built on the base adds
+                if n.endswith("attn2"): nn.init.zeros_(mod.to_out[0].weight)   # the reference tokens from nothing
     else:
         params = model.image_parameters()
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay,
@@ -363,7 +371,7 @@ def train(cfg: TrainConfig  # the run's configuration
         z_t = add_noise(sched, z0, noise, t)
         target = training_target(sched, z0, noise, t)
         with acc.accumulate(fwd):
-            pred = fwd(z_t, t, cond, ref_rgb, ref_mask if mcfg.fgbg else None, drop, nf)
+            pred = fwd(z_t, t, cond, None if cfg.stage == 0 else ref_rgb, ref_mask if mcfg.fgbg else None, drop, nf)
             loss = weighted_mse(pred, target, sched, t, cfg.snr_gamma)
             acc.backward(loss)
             if acc.sync_gradients and cfg.max_grad_norm > 0:
@@ -412,3 +420,29 @@ def train(cfg: TrainConfig  # the run's configuration
                       **history)
     acc.wait_for_everyone()
     return final
+
+# %% ../nbs/11_train.ipynb #769a309b
+def train_base(name: str,                            # the base to train: a key of config.BASES
+               out: str | None = None,              # its stage-0 run folder (resumed if it exists); None: runs/base/NAME
+               ship: bool = False,                  # when done, export into the package (model.BASES_DIR/NAME)
+               max_minutes: float | None = None,    # stop this part after so many minutes (rerun to resume)
+               progress: bool = True,               # show a progress bar
+               **overrides                          # TrainConfig fields that win over the recipe (tests, previews)
+              ) -> Path | None:                     # the exported base folder; None while steps remain
+    "Train (or resume) the image prior of a shipped base (stage 0 of `config.BASES[name]`) and export its UNet when done."
+    if name not in BASES: raise ValueError(f"name: unknown base {name!r}; expected one of {sorted(BASES)}")
+    out = Path(out) if out is not None else Path("runs")/"base"/name
+    cfg = TrainConfig(**{**BASES[name], "stage": 0, "out": str(out), "max_minutes": max_minutes, "progress": progress,
+                         "sample_every": -1, "tensorboard": False, **overrides}).validate()
+    t0, started = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    prev = latest_checkpoint(out); step0 = 0 if prev is None else int(checkpoint_state(prev)["step"])
+    ck = train(cfg)
+    parts = (load_json(out/"parts.json") if (out/"parts.json").exists() else []) + [
+        {"started": started, "seconds": round(time.perf_counter() - t0, 1), "steps": [step0, int(checkpoint_state(ck)["step"])],
+         "git_sha": git_sha(), "hardware": hardware()}]
+    save_json(parts, out/"parts.json")
+    if int(checkpoint_state(ck)["step"]) < cfg.steps: return None
+    dest = BASES_DIR/name if ship else out/"base"
+    return export_base(ck, dest, record={"name": name, "command": f"vividportraits train-base {name}" + (" --ship" if ship else ""),
+                                         "recipe": dict(BASES[name]), "overrides": {k: v for k, v in overrides.items()},
+                                         "seconds": round(sum(p["seconds"] for p in parts), 1), "parts": parts})
