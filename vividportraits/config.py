@@ -368,7 +368,7 @@ TRAIN_DATA_SEED = 0
 seed draws its frames from this one bank) and the rendered folders. Evaluation sets use `ExperimentPreset.eval_seed`,
 which must differ, so that no held-out identity is ever trained on."""
 
-BASES = {"synthportraits-tiny4": {"preset": "tiny4", "synth_identities": 4096, "steps": 30000, "batch_size": 8, "lr": 1e-3,
+BASES = {"synthportraits-tiny4": {"preset": "tiny4", "synth_identities": 4096, "steps": 20000, "batch_size": 8, "lr": 1e-3,
                                   "lr_schedule": "cosine", "warmup_steps": 500, "ema_decay": 0.9995, "seed": 0}}
 """The image priors shipped with the package (the kit's stand-in for SD-1.5): name -> the `TrainConfig` fields of the
 stage-0 run that trains it (`vividportraits train-base NAME`); the model preset's `pretrained_path` names it."""
