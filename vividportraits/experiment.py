@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import importlib
 import json
 import os
 import time
@@ -35,8 +36,9 @@ _all_ = ["RunConfig", "ExperimentPreset", "EXPERIMENT_PRESETS", "BASELINE", "var
 __all__ = ['CLIP_ID_COLUMNS', 'PROTOCOL_METRICS', 'PROTOCOL_REFERENCES', 'prepare_data', 'train_variant', 'evaluate_variant',
            'sample_strip', 'show_data', 'show_training', 'show_samples', 'write_run', 'clip_records', 'run_experiment',
            'protocol_pairs', 'prepare_eval_data', 'protocol_clips', 'gaze_sim', 'score_systems', 'clip_references',
-           'default_template', 'file_lock', 'RunConfig', 'ExperimentPreset', 'EXPERIMENT_PRESETS', 'BASELINE',
-           'variant_name', 'variant_dir_name', 'parse_scale_range']
+           'scoring_fingerprint', 'cached_reference_scores', 'default_template', 'file_lock', 'RunConfig',
+           'ExperimentPreset', 'EXPERIMENT_PRESETS', 'BASELINE', 'variant_name', 'variant_dir_name',
+           'parse_scale_range']
 
 # %% ../nbs/13_experiment.ipynb #b00fff8d
 def prepare_data(cfg: RunConfig, progress: bool = True) -> Path:
@@ -94,6 +96,7 @@ def evaluate_variant(cfg: RunConfig, ckpt: str | os.PathLike, data_root: str | o
     if eval_root is not None: root = Path(eval_root); man, sel = protocol_clips(root, e)
     else: root = data_root; man = Manifest.load(root) if synth_data else None; sel = _eval_pairs(root, e)
     rows, samples = [], []
+    fingerprint = scoring_fingerprint(evaluator, reader) if synth_data else None
     for i, p in enumerate(sel):
         src, drv = read_clip(root, p["source"]), read_clip(root, p["driver"])
         tgt = read_clip(root, p["target"]) if p.get("target") else (drv if p["kind"] == "self" else None)
@@ -114,8 +117,10 @@ def evaluate_variant(cfg: RunConfig, ckpt: str | os.PathLike, data_root: str | o
         ids = {"clip": i, "kind": p["kind"], "source": p["source"], "driver": p["driver"]}
         if refs is None: rows.append({**ids, "system": "model", **m})
         else:
-            scores = score_systems({"model": pred, **refs["references"]}, src["rgb"][:1], drv["rgb"][:T], gt, p["kind"],
-                                   evaluator, reader)
+            score = lambda systems: score_systems(systems, src["rgb"][:1], drv["rgb"][:T], gt, p["kind"], evaluator, reader)
+            key = {"eval_data": root.name, "pair": [p["source"], p["driver"], p.get("target")], "frames": T,
+                   "references": list(refs["references"]), "scoring": fingerprint}
+            scores = {**score({"model": pred}), **cached_reference_scores(key, lambda: score(refs["references"]))}
             rows += [{**ids, "system": s, **(m if s == "model" else {}), **v} for s, v in scores.items()]
         if sum(s["kind"] == p["kind"] for s in samples) < 2:  # two self and two cross clips in samples.png
             samples.append({"kind": p["kind"], "source": src["rgb"][0], "driver": drv["rgb"][:T], "pred": pred,
@@ -325,6 +330,25 @@ def clip_references(man: Manifest, p: dict, src: dict, T: int) -> dict:
         refs = {"copied_source": np.repeat(src["rgb"][:1], T, 0)}; gt = None
     seed = int(hashlib.sha1(f'{p["source"]}>{p["driver"]}'.encode()).hexdigest()[:8], 16)
     return {"ground_truth": gt, "references": {n: SH.degrade(x, seed=seed + k) for k, (n, x) in enumerate(refs.items())}}
+
+def scoring_fingerprint(evaluator, reader) -> str:
+    "What a clip's scores depend on besides its frames: the scoring code (metrics, shape, counterfactuals, this module) and the evaluator's and reader's weights."
+    h = hashlib.sha1()
+    for mod in (M, SH, CF, importlib.import_module("vividportraits.experiment")):
+        h.update(Path(mod.__file__).read_bytes())
+    h.update(json.dumps([evaluator.provenance(), reader.provenance()], sort_keys=True, default=str).encode())
+    return h.hexdigest()[:16]
+
+def cached_reference_scores(key: dict,   # what the scores depend on: evaluation set, pair, frames, `scoring_fingerprint`
+                            score        # () -> {reference: {metric: value}}, run when the key was not scored before
+                           ) -> dict:
+    "A clip's reference scores: the same for every run of a preset, so computed once and kept in `core.cache_dir()/reference_scores`."
+    f = cache_dir()/"reference_scores"/(hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20] + ".json")
+    if f.exists():
+        try: return load_json(f)["scores"]
+        except (ValueError, KeyError): pass     # a damaged file: score again
+    s = score(); save_json({"key": key, "scores": s}, f)
+    return s
 
 
 # %% ../nbs/13_experiment.ipynb #662b4689
