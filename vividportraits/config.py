@@ -22,11 +22,12 @@ from .core import IBUG68_GROUPS, NUM_CLASSES
 
 # %% auto #0
 __all__ = ['MOTION_KINDS', 'LONG_VIDEO_STRATEGIES', 'SAMPLERS', 'PREDICTION_TYPES', 'MIXED_PRECISION', 'BLEND_RAMPS',
-           'LR_SCHEDULES', 'DEFAULT_SCALE_RANGE', 'MODEL_PRESETS', 'TRAIN_FIELD_RENAMES', 'TRAIN_DATA_SEED', 'BASES',
-           'BASELINE', 'EVAL_ONLY_FIELDS', 'ADDED_PRESET_FIELDS', 'EXPERIMENT_PRESETS', 'PRESET_TO_TRAIN',
-           'RUN_TO_TRAIN', 'GRIDS', 'parse_scale_range', 'parse_bool', 'parse_choice', 'check_kind',
-           'condition_channels', 'field_names', 'shared_fields', 'auto_prediction_type', 'ModelConfig', 'get_preset',
-           'TrainConfig', 'variant_name', 'variant_dir_name', 'ExperimentPreset', 'RunConfig', 'paper_grid']
+           'LR_SCHEDULES', 'VIDEO_EXTS', 'IMAGE_EXTS', 'DEFAULT_SCALE_RANGE', 'MODEL_PRESETS', 'TRAIN_FIELD_RENAMES',
+           'TRAIN_DATA_SEED', 'BASES', 'BASELINE', 'EVAL_ONLY_FIELDS', 'ADDED_PRESET_FIELDS', 'EXPERIMENT_PRESETS',
+           'PRESET_TO_TRAIN', 'RUN_TO_TRAIN', 'GRIDS', 'parse_scale_range', 'parse_bool', 'parse_choice',
+           'check_number', 'check_prepare_options', 'check_kind', 'condition_channels', 'field_names', 'shared_fields',
+           'auto_prediction_type', 'ModelConfig', 'get_preset', 'parse_model_overrides', 'TrainConfig', 'variant_name',
+           'variant_dir_name', 'ExperimentPreset', 'RunConfig', 'paper_grid']
 
 # %% ../nbs/00a_config.ipynb #e092363e
 MOTION_KINDS = ("parsing", "landmarks", "rgb")
@@ -43,6 +44,10 @@ BLEND_RAMPS = ("triangular", "cosine", "flat")
 "Blend ramps of overlapping long-video windows (`long_video.blend_weights`)."
 LR_SCHEDULES = {"constant": "constant_with_warmup", "cosine": "cosine"}
 "Learning-rate schedules after the linear warm-up, by name -> diffusers' `get_scheduler` name (cosine decays to 0 at the last step)."
+VIDEO_EXTS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
+"The video files `prepare` reads (a SRC file of another kind is refused before any work)."
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+"The image files of an image-sequence folder `prepare` reads."
 
 # %% ../nbs/00a_config.ipynb #f4d15ee0
 DEFAULT_SCALE_RANGE = (0.8, 1.2)
@@ -91,6 +96,51 @@ def parse_choice(name: str,              # the parameter's name (for the error)
     if not isinstance(value, str) or value not in choices:
         raise ValueError(f"{name}: expected one of {list(choices)}, got {value!r}")
     return value
+
+# %% ../nbs/00a_config.ipynb #e91af771
+def check_number(value: Any,                # the given value
+                 name: str,                 # how the message names it, e.g. "--margin" or "margin"
+                 kind: type = int,          # int (no bools, no floats) or float (ints accepted)
+                 low: float | None = None,  # smallest allowed value (None: no bound)
+                 high: float | None = None, # largest allowed value (None: no bound)
+                 none: bool = False,        # None is allowed (and returned)
+                 above: bool = False        # `low` itself is excluded (value > low)
+                ):
+    "`value` if it is a finite number of `kind` within the bounds, else a ValueError naming `name` and the range."
+    if value is None and none: return None
+    ok = not isinstance(value, bool) and (isinstance(value, (int, np.integer)) if kind is int else
+                                          isinstance(value, (int, float, np.integer, np.floating)) and math.isfinite(value))
+    if ok and low is not None: ok = value > low if above else value >= low
+    if ok and high is not None: ok = value <= high
+    if not ok:
+        what = "an int" if kind is int else "a finite number"
+        rng = ([f"{'>' if above else '>='} {low:g}"] if low is not None else []) + ([f"<= {high:g}"] if high is not None else [])
+        raise ValueError(f"{name}: expected {what}{' ' + ' and '.join(rng) if rng else ''}{' or None' if none else ''}, got {value!r}")
+    return value
+
+# %% ../nbs/00a_config.ipynb #bd2c99d9
+def check_prepare_options(size: int = 256,              # S, output frame side in pixels
+                          margin: float = 0.5,          # crop margin
+                          smooth_sigma: float = 2.0,    # box smoothing in frames
+                          max_frames: int | None = None,  # frames per video (None: all)
+                          max_missing: float = 0.5,     # share of crops allowed without a face
+                          detect_every: int = 2,        # detector period in frames
+                          test_fraction: float = 0.0,   # share of identities in the test split
+                          fps: float | None = None,     # manifest frame rate (None: the first video's)
+                          workers: int = 1,             # worker processes
+                          prefix: str = ""              # "--" names the options as the command line spells them
+                         ) -> dict:                     # the options that change a clip's result (recorded with each clip)
+    """`prepare`'s options checked once, before any video is read (so a bad value never reaches a clip and is never
+    recorded as the clip's failure); defined here, beside the choice lists, so the command line checks them without
+    importing the backends."""
+    n = lambda k: prefix + k.replace("_", "-") if prefix else k
+    check_number(size, n("size"), int, 32, 4096); check_number(margin, n("margin"), float, 0, 10)
+    check_number(smooth_sigma, n("smooth_sigma"), float, 0); check_number(max_frames, n("max_frames"), int, 1, none=True)
+    check_number(max_missing, n("max_missing"), float, 0, 0.999); check_number(detect_every, n("detect_every"), int, 1)
+    check_number(test_fraction, n("test_fraction"), float, 0, 1); check_number(fps, n("fps"), float, 0, none=True, above=True)
+    check_number(workers, n("workers"), int, 1)
+    return {"margin": float(margin), "smooth_sigma": float(smooth_sigma), "max_frames": max_frames,
+            "max_missing": float(max_missing), "detect_every": int(detect_every)}
 
 # %% ../nbs/00a_config.ipynb #449656d9
 def check_kind(kind: str  # a motion representation's name
@@ -258,6 +308,42 @@ def get_preset(name: str,   # one of MODEL_PRESETS: "tiny", "small" or "sd15"
     if bad: raise ValueError(f"get_preset: unknown ModelConfig field(s) {bad}; valid: {sorted(names)}")
     return dataclasses.replace(MODEL_PRESETS[name], **overrides).validate()
 
+# %% ../nbs/00a_config.ipynb #d8495f40
+def _kind_of(default) -> str:
+    "What a ModelConfig field holds, from its default: 'tuple of int', 'int', 'str', ..."
+    if isinstance(default, tuple): return f"tuple of {type(default[0]).__name__}" if default else "tuple"
+    return "str or None" if default is None else type(default).__name__
+
+def parse_model_overrides(items: Sequence[str],              # "KEY=VALUE" strings, e.g. "block_out_channels=(32,64,64)"
+                          option: str = "--model-override"   # how the message names them
+                         ) -> dict:                          # ModelConfig field -> value, each of its field's type
+    "Parse KEY=VALUE model overrides, each checked against its `ModelConfig` field's type (a malformed value is named, not passed on)."
+    fields = {f.name: f.default for f in dataclasses.fields(ModelConfig)}
+    out = {}
+    for kv in items:
+        if not isinstance(kv, str) or "=" not in kv: raise ValueError(f"{option}: expected KEY=VALUE, got {kv!r}")
+        k, v = (s.strip() for s in kv.split("=", 1))
+        if k not in fields: raise ValueError(f"{option} {kv}: unknown ModelConfig field {k!r}; valid: {sorted(fields)}")
+        d, want = fields[k], _kind_of(fields[k])
+        try: val = ast.literal_eval(v)
+        except (ValueError, SyntaxError):
+            if not (isinstance(d, str) or d is None):
+                raise ValueError(f"{option} {kv}: {k} expects a {want} (e.g. {k}={d!r}), got {v!r}, which is not a value") from None
+            val = v                                  # a plain string such as a path or a name
+        if isinstance(d, bool): ok = isinstance(val, bool)
+        elif isinstance(d, int): ok = isinstance(val, int) and not isinstance(val, bool)
+        elif isinstance(d, float): ok = isinstance(val, (int, float)) and not isinstance(val, bool) and math.isfinite(val)
+        elif isinstance(d, str): ok = isinstance(val, str)
+        elif d is None: ok = val is None or isinstance(val, str)
+        elif isinstance(d, tuple):
+            val = tuple(val) if isinstance(val, (list, tuple)) else val
+            el = type(d[0]) if d else object
+            ok = isinstance(val, tuple) and len(val) > 0 and all(isinstance(x, el) and not isinstance(x, bool) for x in val)
+        else: ok = True
+        if not ok: raise ValueError(f"{option} {kv}: {k} expects a {want} (e.g. {k}={d!r}), got {val!r}")
+        out[k] = val
+    return out
+
 # %% ../nbs/00a_config.ipynb #7108e38b
 TRAIN_FIELD_RENAMES = {"cfg_drop_prob": "ref_drop_prob"}
 "Old TrainConfig field names -> new ones (read by `TrainConfig.from_dict`)."
@@ -331,7 +417,18 @@ class TrainConfig:
                                                and self.snr_gamma > 0):
             raise ValueError(f"snr_gamma: expected a positive finite number or None, got {self.snr_gamma!r}")
         if not 0 < self.ema_decay < 1: raise ValueError(f"ema_decay: expected 0 < decay < 1, got {self.ema_decay!r}")
-        if not self.lr > 0: raise ValueError(f"lr: expected > 0, got {self.lr!r}")
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr: expected a finite number > 0, got {self.lr!r}")
+        for k in ("weight_decay", "max_grad_norm"):
+            v = getattr(self, k)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+                raise ValueError(f"{k}: expected a finite number >= 0, got {v!r}")
+        if not (isinstance(self.guidance, (int, float)) and math.isfinite(self.guidance) and self.guidance >= 0):
+            raise ValueError(f"guidance: expected a finite number >= 0 (1 = off), got {self.guidance!r}")
+        if isinstance(self.sample_every, bool) or not isinstance(self.sample_every, (int, np.integer)) or self.sample_every < -1:
+            raise ValueError(f"sample_every: expected an int >= -1 (0 = only at the end, -1 = never), got {self.sample_every!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+            raise ValueError(f"seed: expected an int >= 0, got {self.seed!r}")
         if self.max_minutes is not None and not self.max_minutes > 0:
             raise ValueError(f"max_minutes: expected > 0 or None, got {self.max_minutes!r}")
         if not isinstance(self.model_overrides, Mapping):
@@ -490,6 +587,7 @@ class RunConfig:
             try: self.seed = int(str(self.seed))
             except ValueError: raise ValueError(f"seed: expected an integer, got {self.seed!r}") from None
         self.seed = int(self.seed)
+        if self.seed < 0: raise ValueError(f"seed: expected an integer >= 0, got {self.seed}")
         if not isinstance(self.data, (str, os.PathLike)) or not str(self.data):
             raise ValueError(f"data: expected 'synth' or a dataset folder, got {self.data!r}")
         self.data = str(self.data)
@@ -499,6 +597,10 @@ class RunConfig:
         if self.run_dir is None or str(self.run_dir).lower() in ("", "none"):
             self.run_dir = str(Path("runs")/"ablate"/variant_dir_name(variant_name(self.to_dict()), self.seed))
         self.run_dir = str(self.run_dir)
+        for up in (Path(self.run_dir), *Path(self.run_dir).parents):   # a path under a file can never be created
+            if up.exists():
+                if not up.is_dir(): raise ValueError(f"run_dir: {self.run_dir!r} cannot be created: {str(up)!r} is a file")
+                break
         if self.ckpt_cache is not None and str(self.ckpt_cache).lower() in ("", "none"): self.ckpt_cache = None
         self.ckpt_cache = None if self.ckpt_cache is None else str(self.ckpt_cache)
 

@@ -18,6 +18,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
+from .config import IMAGE_EXTS, VIDEO_EXTS, check_prepare_options  # defined once, light to import
 from .core import InputError, quiet_native_logs, require
 from .dataset import Manifest, write_clip, failed_entry
 from .parsing import (FACER_FILES, NoFaceError, MediaPipeMesh, as_rgb, facer_weights, get_parser, get_landmarker,
@@ -25,15 +26,11 @@ from .parsing import (FACER_FILES, NoFaceError, MediaPipeMesh, as_rgb, facer_wei
 from .segmentation import get_segmenter
 
 # %% auto #0
-__all__ = ['VIDEO_EXTS', 'IMAGE_EXTS', 'BACKEND_PACKAGES', 'NOISE_WARNINGS', 'VideoReadError', 'iter_frames', 'read_video',
-           'video_fps', 'FaceBoxDetector', 'square_box', 'smooth_boxes', 'crop_matrix', 'crop_frame', 'center_square',
-           'crop_face', 'check_face', 'build_backends', 'fill_missing', 'analyse_video', 'list_sources',
-           'add_eval_pairs', 'prepare']
+__all__ = ['BACKEND_PACKAGES', 'NOISE_WARNINGS', 'VideoReadError', 'iter_frames', 'read_video', 'video_fps', 'FaceBoxDetector',
+           'square_box', 'smooth_boxes', 'crop_matrix', 'crop_frame', 'center_square', 'crop_face', 'check_face',
+           'build_backends', 'fill_missing', 'analyse_video', 'list_sources', 'add_eval_pairs', 'prepare']
 
 # %% ../nbs/05_prepare.ipynb #cceaeb31
-VIDEO_EXTS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
-
 class VideoReadError(ValueError):
     "A video file or image folder could not be read (missing, corrupt, or without frames)."
 
@@ -434,6 +431,9 @@ def list_sources(src: str | os.PathLike,   # a video file, a folder of videos / 
     if identity not in ("parent", "stem"): raise ValueError(f"identity: expected 'parent' or 'stem', got {identity!r}")
     if not src.exists(): raise FileNotFoundError(f"src: {src} does not exist")
     if src.is_file():
+        if src.suffix.lower() not in VIDEO_EXTS:
+            raise InputError(f"src {src}: expected a video file ({', '.join(VIDEO_EXTS)}) or a folder of videos / image "
+                             f"folders, got a {src.suffix or 'suffix-less'} file")
         items = [src]; base = src.parent
     else:
         base = src; items = []
@@ -484,7 +484,8 @@ def _run_job(job: dict) -> dict:
             warnings.simplefilter("always")
             res = analyse_video(job["path"], job["size"], backends, job["margin"], job["sigma"], job["max_frames"],
                                 job["max_missing"], progress=pos, detect_every=job["detect_every"])
-        meta = res.pop("meta") | {"fps": job["fps"], "warnings": _clip_warnings(caught), "backends": job["backends"]}
+        meta = res.pop("meta") | {"fps": job["fps"], "warnings": _clip_warnings(caught), "backends": job["backends"],
+                                  "options": job.get("options")}
         entry = write_clip(job["out"], job["id"], res["rgb"], res["parsing"], res["landmarks"], res["mask"],
                            job["identity"], job["split"], meta=meta)
     except (VideoReadError, NoFaceError, OSError, ValueError) as e:
@@ -492,7 +493,8 @@ def _run_job(job: dict) -> dict:
                 "no face" if isinstance(e, NoFaceError) else "error")
         reason = f"{kind}: {e}"
         entry = failed_entry(job["id"], job["identity"], job["split"], reason)
-        entry["meta"] = {"source": job["path"], "error": type(e).__name__, "backends": job["backends"]}
+        entry["meta"] = {"source": job["path"], "error": type(e).__name__, "backends": job["backends"],
+                         "options": job.get("options")}
     entry["meta"]["seconds"] = round(time.perf_counter() - t0, 3)
     return entry
 
@@ -538,12 +540,13 @@ def prepare(src: str | os.PathLike,        # a video file, or a folder of videos
     Exit policy: the summary's `clips` / `ok_total` / `failed_total` count every source video's state in the manifest
     after the run (earlier runs included) and `message` says "prepared N of M clips; K failed (see ...)"; the CLI prints
     it and exits 1 when `failed_total` > 0. Clips that failed before are skipped (counted in `skipped_failed`, with a
-    line on stderr naming `--retry-failed`) unless `retry_failed` or the backends/model paths differ from the ones they
-    failed with. Missing packages raise `core.MissingExtraError`, missing facer weights `core.InputError`, once."""
+    line on stderr naming `--retry-failed`) unless `retry_failed` or the backends/model paths or an option that changes
+    a clip (`config.check_prepare_options`: margin, smoothing, max frames, max missing, detector period) differ from the
+    ones they failed with. Options are checked once, before any video is read. Missing packages raise
+    `core.MissingExtraError`, missing facer weights `core.InputError`, once. `failed_clips`: id -> reason of each failed clip."""
     from tqdm.auto import tqdm
-    if not isinstance(workers, (int, np.integer)) or workers < 1: raise ValueError(f"workers: expected an int >= 1, got {workers!r}")
-    if not 0 <= test_fraction <= 1: raise ValueError(f"test_fraction: expected a number in [0, 1], got {test_fraction!r}")
-    if not 0 <= max_missing < 1: raise ValueError(f"max_missing: expected a number in [0, 1), got {max_missing!r}")
+    options = check_prepare_options(size, margin, smooth_sigma, max_frames, max_missing, detect_every, test_fraction,
+                                    fps, workers)   # once, before any video: a bad value is never a clip's failure
     if pairs not in ("self", "self+cross", "none"): raise ValueError(f"pairs: expected 'self', 'self+cross' or 'none', got {pairs!r}")
     if "synth" in (parser, landmarks, segmenter): build_backends(parser, landmarks, segmenter)  # its clear error
     if parser == "facer": _check_facer_weights(parser_kw)
@@ -562,10 +565,11 @@ def prepare(src: str | os.PathLike,        # a video file, or a folder of videos
         if m.is_done(s["id"]): skipped += 1; continue
         old = done.get(s["id"])
         if old is not None and old["status"] == "failed" and not retry_failed:
-            was = old.get("meta", {}).get("backends")
-            if was is None or was == backends: skipped += 1; skipped_failed += 1; continue
-            retried_changed += 1  # it failed with other backends or model files: try again
-        todo.append({**s, "backends": backends, "out": str(out), "split": _split_of(s["identity"], test_fraction), "size": int(size),
+            was, was_opts = old.get("meta", {}).get("backends"), old.get("meta", {}).get("options")
+            if (was is None or was == backends) and (was_opts is None or was_opts == options):
+                skipped += 1; skipped_failed += 1; continue
+            retried_changed += 1  # it failed with other backends, model files or options: try again
+        todo.append({**s, "backends": backends, "options": options, "out": str(out), "split": _split_of(s["identity"], test_fraction), "size": int(size),
                      "parser": parser, "landmarks": landmarks, "segmenter": segmenter, "parser_kw": parser_kw,
                      "landmarks_kw": landmarks_kw, "segmenter_kw": segmenter_kw, "margin": margin,
                      "sigma": smooth_sigma, "max_frames": max_frames, "max_missing": max_missing,
@@ -589,7 +593,13 @@ def prepare(src: str | os.PathLike,        # a video file, or a folder of videos
                 for job in todo: record(_run_job(job))
             else:
                 import multiprocessing as mpr
-                with mpr.get_context("spawn").Pool(min(workers, len(todo))) as pool:
+                import signal, threading
+                in_main = threading.current_thread() is threading.main_thread()
+                old_int = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main else None  # workers start ignoring
+                try: pool = mpr.get_context("spawn").Pool(min(workers, len(todo)))   # Ctrl-C: no traceback from them
+                finally:
+                    if in_main: signal.signal(signal.SIGINT, old_int)
+                with pool:   # Ctrl-C reaches this process alone, which terminates the pool on the way out
                     for entry in pool.imap_unordered(_run_job, todo): record(entry)
     finally: bar.close()
     add_eval_pairs(m, pairs); m.save()
@@ -601,4 +611,6 @@ def prepare(src: str | os.PathLike,        # a video file, or a folder of videos
             "retried_changed": retried_changed, "frames": n_frames, "seconds": round(secs, 3),
             "fps": round(n_frames / secs, 2) if secs > 0 and n_frames else 0.0, "manifest": str(m.path),
             "clips": n_all, "ok_total": ok_all, "failed_total": failed_all,
+            "failed_clips": {c["id"]: c.get("reason") for c in m.clips if c["status"] == "failed"
+                             and c["id"] in {s["id"] for s in sources}},
             "message": f"prepared {ok_all} of {n_all} clips; {failed_all} failed (see {m.path})"}
