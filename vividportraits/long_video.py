@@ -549,7 +549,7 @@ def animate(model,                           # a VividPortraitsModel (its config
 
 # %% ../nbs/12_long_video.ipynb #0a1f99fe
 from .config import SAMPLERS
-from .core import InputError, writable_folder
+from .core import InputError, check_not_input, writable_folder
 
 def side_by_side_path(out: str | os.PathLike  # the output .mp4 of `animate_file`
                      ) -> Path:               # where its side-by-side video goes: out.mp4 -> out.side_by_side.mp4
@@ -564,9 +564,15 @@ def _writable_mp4(out: Path) -> Path:
     writable_folder(out.parent, f"out {out}: its folder")
     return out
 
-def _animate_preflight(out, source, driver, strategy, window, overlap, steps, sampler, crop, seed, fps, max_frames):
+def _animate_preflight(out, source, driver, strategy, window, overlap, steps, sampler, crop, seed, fps, max_frames,
+                       checkpoint=None):
     "Every check that needs no model: errors name the argument and what was expected."
     _writable_mp4(out)
+    ins = {k: v for k, v in (("source", source), ("driver", driver), ("checkpoint", checkpoint))
+           if isinstance(v, (str, os.PathLike))}
+    for o, what in ((out, "out"), (out.with_suffix(".json"), f"out {out}: its report"),
+                    (side_by_side_path(out), f"out {out}: its side-by-side video")):
+        check_not_input(o, what, ins)   # the video, its report and the side-by-side overwrite no input
     if isinstance(source, (str, os.PathLike)) and not Path(source).is_file():
         raise FileNotFoundError(f"source {source}: no such image file")
     if isinstance(driver, (str, os.PathLike)) and not Path(driver).exists():
@@ -607,7 +613,8 @@ def animate_file(checkpoint,                       # checkpoint or run folder, o
                 ) -> dict:                         # the report (also written to out with suffix .json)
     "Animate `source` with `driver` using a trained checkpoint; write the mp4 and its JSON report (then the side-by-side)."
     out = Path(out)
-    _animate_preflight(out, source, driver, strategy, window, overlap, steps, sampler, crop, seed, fps, max_frames)
+    _animate_preflight(out, source, driver, strategy, window, overlap, steps, sampler, crop, seed, fps, max_frames,
+                       checkpoint)
     if parser == "synth" and isinstance(source, (str, os.PathLike)):   # the synth backend detects nothing: check here
         pic = load_source(source, ANALYSIS_SIZE, parser=None, need_mask=False, crop="center")
         check_face(pic["rgb"], "synth", name=f"source {source}")

@@ -13,8 +13,10 @@ from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
-from .core import atomic_write
-from .metrics import _ClipScores
+from .config import check_number
+from .core import InputError, atomic_write
+# `metrics` (torch, the backends) is imported by `evaluate_videos` itself: reading frames, which the command line does to
+# check its inputs before any work, stays light
 
 # %% auto #0
 __all__ = ['VIDEO_EXTS', 'IMAGE_EXTS', 'iter_frames', 'read_frames', 'json_safe', 'evaluate_videos']
@@ -82,6 +84,18 @@ def json_safe(obj):
     if isinstance(obj, float): return obj if math.isfinite(obj) else None
     return obj
 
+def _check_faces(res: dict, names: dict, backend: str):
+    "The real backend found no face in an input that identity or expression needs: an `InputError` naming that input."
+    if backend != "real" or (names["source"] is None and names["driver"] is None): return
+    bad = lambda k: not (isinstance(res.get(k), float) and math.isfinite(res[k]))
+    need = " (expected a talking-face video or portrait; without --source and --driver only the image metrics are computed)"
+    if res.get("id_face_frac") == 0:
+        raise InputError(f"pred {names['pred']}: no face found in any of its {res.get('frames')} frames; identity and "
+                         f"expression are undefined{need}")
+    if names["source"] is not None and bad("id_sim"): raise InputError(f"source {names['source']}: no face found{need}")
+    if names["driver"] is not None and bad("id_sim_driver"):
+        raise InputError(f"driver {names['driver']}: no face found in any of its frames{need}")
+
 def evaluate_videos(pred: str | os.PathLike,               # the output video / folder / .npz
                     target: str | os.PathLike | None = None,  # ground truth, same frame count and size
                     source: str | os.PathLike | None = None,  # reference image (or frames) of the identity
@@ -93,7 +107,11 @@ def evaluate_videos(pred: str | os.PathLike,               # the output video / 
                     chunk: int = 8,                        # frames read and scored at a time (peak memory grows with it)
                     **kwargs                               # passed on to `evaluate` (lpips_net, arcface_model, landmarker, evaluator)
                    ) -> dict:
-    "Evaluate files, streaming them chunk by chunk through `evaluate`'s accumulator; return (and optionally save) the metrics."
+    """Evaluate files, streaming them chunk by chunk through `evaluate`'s accumulator; return (and optionally save) the
+    metrics. An input without a face in any frame, where identity or expression is asked for, is an `InputError`
+    naming it (not a table of nulls)."""
+    from vividportraits.metrics import _ClipScores
+    check_number(max_frames, "max_frames", int, 1, none=True); check_number(chunk, "chunk", int, 1)
     names = dict(pred=pred, target=target, source=source, driver=driver)
     acc = _ClipScores(read_frames(source)[:max_frames] if source is not None else None, target is not None, driver is not None, backend,
                       boundaries, kwargs.pop("lpips_net", "alex"), kwargs.pop("evaluator", None),
@@ -110,6 +128,7 @@ def evaluate_videos(pred: str | os.PathLike,               # the output video / 
             raise ValueError(f"pred and {other}: {counts['pred']} vs {counts[other]} frames")
         acc.add(got["pred"], got.get("target"), got.get("driver"))
     res = {**acc.result(), "inputs": {k: (str(v) if v is not None else None) for k, v in names.items()}, "backend": backend}
+    _check_faces(res, names, backend)
     if out is not None:
         text = json.dumps(json_safe(res), indent=2, allow_nan=False)  # valid JSON: undefined numbers are null
         with atomic_write(out, "w") as f: f.write(text)

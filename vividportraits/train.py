@@ -31,8 +31,8 @@ from diffusers.optimization import get_scheduler
 from .checkpoint import (CKPT_DIR, CheckpointWarning, checkpoint_state, export_base, init_weights, latest_checkpoint,
                                        load_training_state, read_model_config, save_checkpoint)
 from .config import BASES, LR_SCHEDULES, TRAIN_DATA_SEED, TrainConfig
-from .core import (LABEL, InputError, atomic_write, autocast_dtype, colorize_parsing, from_pm1, git_sha, hardware,
-                                 load_json, save_json, tensor_to_img, to_pm1, write_results)
+from .core import (LABEL, InputError, RunFailed, atomic_write, autocast_dtype, colorize_parsing, from_pm1, git_sha,
+                                 hardware, load_json, save_json, tensor_to_img, to_pm1, write_results)
 from .dataset import ClipDataset, FrameDataset
 from .diffusion import (add_noise, cfg_denoiser, make_scheduler, model_sampler, sample, sample_timesteps,
                                       training_target, weighted_mse)
@@ -307,6 +307,11 @@ def train(cfg: TrainConfig  # the run's configuration
 
     sched = make_scheduler("ddpm", mcfg.prediction_type)
     with acc.main_process_first(): base = _make_dataset(cfg, mcfg.image_size)   # stage-2 synth clips: written once
+    ds_size = getattr(getattr(base, "manifest", None), "size", None)
+    if cfg.data is not None and ds_size is not None and ds_size < mcfg.image_size:   # upscaled frames teach nothing
+        raise InputError(f"data {cfg.data}: frames are {ds_size} px, smaller than the {mcfg.image_size} px model preset "
+                         f"{cfg.preset!r} is built for; expected a dataset of at least {mcfg.image_size} px, or "
+                         f"model_overrides image_size={ds_size}")
     samples = TrainingSamples(base, cfg.motion, mcfg.image_size, cfg.scale_range, cfg.independent_xy,
                               cfg.drop_skin, clips=cfg.stage == 2)
     ga = cfg.grad_accum
@@ -345,11 +350,22 @@ def train(cfg: TrainConfig  # the run's configuration
         m.train(was)
         save_png(label_columns(grid, ["reference", cfg.motion, "sample", "truth"]), out/"samples"/f"{tag}.png")
 
+    saved = [resume]   # the newest checkpoint written or resumed from: what a diverged run leaves to resume
+    def diverged(what: str, at: int):
+        last = f"the last good checkpoint is {saved[-1]}" if saved[-1] is not None else "no checkpoint was written"
+        return RunFailed(f"train: {what} at step {at} of {cfg.steps} (lr {cfg.lr:g}); the run stopped without "
+                         f"writing a checkpoint of it, {last}; expected a finite loss: lower --lr (or keep "
+                         f"--max-grad-norm > 0) and rerun")
+
     def checkpoint():
         acc.wait_for_everyone()
+        m = acc.unwrap_model(fwd).model
+        with torch.no_grad(): ok = all(bool(torch.isfinite(p).all()) for p in m.parameters() if p.requires_grad)
+        if not ok: raise diverged("the weights became non-finite", step)
         if main:
-            return save_checkpoint(out, step, acc.unwrap_model(fwd).model, opt.optimizer if hasattr(opt, "optimizer") else opt,
-                                   lr_sched, ema, state(), cfg.keep_checkpoints)
+            saved.append(save_checkpoint(out, step, m, opt.optimizer if hasattr(opt, "optimizer") else opt,
+                                         lr_sched, ema, state(), cfg.keep_checkpoints))
+            return saved[-1]
         return out/CKPT_DIR/f"step-{step:08d}"
 
     bar = tqdm(total=cfg.steps, initial=step, desc="train", disable=not (main and cfg.progress))
@@ -373,6 +389,9 @@ def train(cfg: TrainConfig  # the run's configuration
         with acc.accumulate(fwd):
             pred = fwd(z_t, t, cond, None if cfg.stage == 0 else ref_rgb, ref_mask if mcfg.fgbg else None, drop, nf)
             loss = weighted_mse(pred, target, sched, t, cfg.snr_gamma)
+            bad = torch.tensor([0.0 if bool(torch.isfinite(loss.detach())) else 1.0], device=dev)
+            if world > 1: bad = acc.reduce(bad, "max")   # every process stops at the same step
+            if bad.item() > 0: raise diverged(f"the loss became non-finite ({float(loss.detach())})", step + 1)
             acc.backward(loss)
             if acc.sync_gradients and cfg.max_grad_norm > 0:
                 gn = float(acc.clip_grad_norm_(params, cfg.max_grad_norm))
