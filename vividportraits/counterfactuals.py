@@ -13,15 +13,27 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from .dataset import Manifest, read_clip
-from .synth import (APPEARANCE_FACTORS, IDENTITY_FACTORS, SHAPE_FACTORS, clip_spec, cross_pairs,
-                                  identity_bank, identity_splits, render, render_clip)
+from .synth import (APPEARANCE_FACTORS, IDENTITY_FACTORS, IDENTITY_SPEC, SHAPE_FACTORS, clip_spec, cross_pairs,
+                                  identity_bank, identity_splits, neutral_expression, render, render_clip)
 
 # %% auto #0
-__all__ = ['REFERENCES', 'pair_params', 'synth_cross_params', 'render_references', 'render_inputs', 'reference_cases']
+__all__ = ['REFERENCES', 'UNINFORMATIVE', 'ALL_REFERENCES', 'population_mean_identity', 'other_driver', 'pair_params',
+           'synth_cross_params', 'render_references', 'static_neutral', 'render_inputs', 'reference_cases']
 
 # %% ../nbs/02a_counterfactuals.ipynb #bd91f9e9
 REFERENCES = ("ground_truth", "shape_leaked", "appearance_leaked", "wrong_expression", "copied_source")
-"The rendered references of a cross pair, in table order."
+"The rendered references of a cross pair the metrics were validated on, in table order."
+UNINFORMATIVE = ("mean_shape", "mean_appearance", "static_neutral")
+"""Uninformative references of a cross pair: the source's appearance on the population-mean face shape and the
+source's shape in the population-mean colours (both with the driver's motion), and the source held expressionless."""
+ALL_REFERENCES = REFERENCES + UNINFORMATIVE
+"Every reference `render_references` can render: the validated five, then the uninformative three."
+
+def population_mean_identity() -> np.ndarray:  # len(IDENTITY_FACTORS) float32
+    "The mean identity of `synth.sample_identity`: each factor at the middle of its uniform range, `ears` at 0.7 (visible)."
+    x = np.array([(f.low + f.high) / 2 for f in IDENTITY_SPEC], np.float32)
+    x[IDENTITY_FACTORS.index("ears")] = 0.7   # a coin flip, 70% visible (rendered visible: > 0.5)
+    return x
 
 _SHAPE_COLS = np.array([IDENTITY_FACTORS.index(f) for f in SHAPE_FACTORS])
 _APP_COLS = np.array([IDENTITY_FACTORS.index(f) for f in APPEARANCE_FACTORS])
@@ -33,6 +45,24 @@ def _other_driver(cross: Sequence[Mapping], k: int, ident_of) -> str | None:
         q = cross[(k + m) % len(cross)]
         if ident_of(q["driver"]) not in (a, b): return q["driver"]
     return None
+
+def other_driver(root: str | os.PathLike | Manifest,  # a dataset folder (or its loaded Manifest)
+                 pair: Mapping                         # a pair of its manifest (self or cross)
+                ) -> str | None:                       # a driver clip id of a third identity (None: none)
+    """Another clip's driver, the placebo of a pair's expression track: for a cross pair `pair_params`' `other` (the
+    wrong expression's track); for a self pair the driver of the first cross pair from this identity's first one on
+    whose driver identity is another's."""
+    m = root if isinstance(root, Manifest) else Manifest.load(root)
+    cross = [p for p in m.pairs if p["kind"] == "cross"]; ident = lambda c: m.clip(c)["identity"]
+    if not cross: return None
+    if pair.get("kind") == "cross":
+        k = next((i for i, p in enumerate(cross) if (p["source"], p["driver"]) == (pair["source"], pair["driver"])), None)
+        if k is None: raise ValueError(f"pair: {pair['source']} driven by {pair['driver']} is not a cross pair of {m.path}")
+        return _other_driver(cross, k, ident)
+    a = ident(pair["source"])
+    k = next((i for i, p in enumerate(cross) if ident(p["source"]) == a), 0)
+    return next((cross[(k + j) % len(cross)]["driver"] for j in range(len(cross))
+                 if ident(cross[(k + j) % len(cross)]["driver"]) != a), None)
 
 def pair_params(root: str | os.PathLike | Manifest,  # a SynthPortraits dataset folder (or its loaded Manifest)
                 pair: Mapping | int                   # a cross pair of its manifest, or its index among the cross pairs
@@ -96,22 +126,22 @@ def synth_cross_params(identities: int = 64,          # as `synth.generate_datas
 def render_references(params: Mapping | str | os.PathLike | Manifest,  # `pair_params` output, or a dataset folder / Manifest
                       pair: Mapping | int | None = None,  # with a dataset: the cross pair (or its index)
                       frames: int | None = None,          # render the first `frames` frames (None: the driver clip's length)
-                      names: Sequence[str] = REFERENCES,  # which references
+                      names: Sequence[str] = REFERENCES,  # which references (any of ALL_REFERENCES)
                       size: int | None = None             # frame side (None: the dataset's)
                      ) -> dict:                           # name -> T x S x S x 3 uint8
     "Render the ground truth and the counterfactual outputs of one cross pair (deterministic)."
     if not isinstance(params, Mapping) or "source_identity" not in params:
         if pair is None: raise ValueError("pair: needed when params is a dataset folder or Manifest")
         params = pair_params(params, pair)
-    bad = [n for n in names if n not in REFERENCES]
-    if bad: raise ValueError(f"names: expected some of {REFERENCES}, got {bad}")
+    bad = [n for n in names if n not in ALL_REFERENCES]
+    if bad: raise ValueError(f"names: expected some of {ALL_REFERENCES}, got {bad}")
     T = len(params["driver_expression"]) if frames is None else int(frames)
     if not 1 <= T <= len(params["driver_expression"]):
         raise ValueError(f"frames: expected 1..{len(params['driver_expression'])} (the driver clip's length), got {frames!r}")
     S = int(size or params["size"])
     src, drv = np.asarray(params["source_identity"], np.float32), np.asarray(params["driver_identity"], np.float32)
     ex, po, bg = params["driver_expression"][:T], params["driver_pose"][:T], params["source_background"]
-    out = {}
+    out, mean = {}, population_mean_identity()
     for n in names:
         ident, e, p = src, ex, po
         if n == "shape_leaked": ident = src.copy(); ident[_SHAPE_COLS] = drv[_SHAPE_COLS]
@@ -123,8 +153,21 @@ def render_references(params: Mapping | str | os.PathLike | Manifest,  # `pair_p
         elif n == "copied_source":
             out[n] = np.repeat(render(src, params["source_expression"][:1], params["source_pose"][:1], bg, S)["rgb"], T, 0)
             continue
+        elif n == "mean_shape": ident = src.copy(); ident[_SHAPE_COLS] = mean[_SHAPE_COLS]
+        elif n == "mean_appearance": ident = src.copy(); ident[_APP_COLS] = mean[_APP_COLS]
+        elif n == "static_neutral":
+            out[n] = static_neutral(src, params["source_pose"][:1], bg, S, T); continue
         out[n] = render_clip(ident, e, p, bg, S)["rgb"]
     return out
+
+def static_neutral(identity: np.ndarray,   # len(IDENTITY_FACTORS), the source identity
+                   pose: np.ndarray,       # 1 x len(POSE_FACTORS), the source frame's pose
+                   background,             # the source clip's background (`sample_background` dict)
+                   size: int, frames: int  # S, T
+                  ) -> np.ndarray:         # T x S x S x 3 uint8
+    "The source held still and expressionless: every expression factor neutral, the source frame's pose, T copies."
+    return np.repeat(render(np.asarray(identity, np.float32), neutral_expression(1), pose, background, int(size))["rgb"],
+                     int(frames), 0)
 
 def render_inputs(params: Mapping,          # `pair_params` / `synth_cross_params` output
                   frames: int | None = None, # first frames of the driver clip (None: all)
