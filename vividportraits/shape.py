@@ -29,7 +29,7 @@ __all__ = ['SHAPE_READER_NAME', 'SHAPE_WEIGHTS_DIR', 'SHAPE_BLUR_SIGMA', 'SHAPE_
            'VALIDATION_INTENT', 'MIN_AUC', 'NEAR_CHANCE', 'ShapeReaderNet', 'render_frames', 'shape_batch',
            'shape_standardisation', 'degrade', 'train_shape_reader', 'save_shape_reader', 'ShapeReader',
            'load_shape_reader', 'shape_leak', 'id_face', 'id_app', 'carried_factors', 'expr_sim_carried',
-           'expression_r2', 'validation_scores', 'validation_table', 'plot_validation']
+           'expr_corr_carried', 'expression_r2', 'validation_scores', 'validation_table', 'plot_validation']
 
 # %% ../nbs/10b_shape.ipynb #5abcacca
 class ShapeReaderNet(nn.Module):
@@ -283,6 +283,18 @@ def expr_sim_carried(driver, pred, evaluator=None) -> np.ndarray:  # per frame; 
     b = (pred if isinstance(pred, Mapping) else ev.predict(pred, "pred"))["expression"]
     if len(a) != len(b): raise ValueError(f"driver and pred: {len(a)} vs {len(b)} frames")
     return 1 - (np.abs(a[:, keep] - b[:, keep]) / np.asarray(ev.chance)[keep]).mean(-1)
+
+def expr_corr_carried(driver, pred, evaluator=None) -> float:  # per clip, in [-1, 1]; NaN for < 3 frames
+    "Mean over the carried factors of the Pearson correlation across frames of the driver's and the output's expression tracks."
+    ev = evaluator or load_synth_evaluator()
+    names = list(ev.config["expression_factors"]); keep = [names.index(f) for f in carried_factors(ev)]
+    a = (driver if isinstance(driver, Mapping) else ev.predict(driver, "driver"))["expression"][:, keep]
+    b = (pred if isinstance(pred, Mapping) else ev.predict(pred, "pred"))["expression"][:, keep]
+    if len(a) != len(b): raise ValueError(f"driver and pred: {len(a)} vs {len(b)} frames")
+    if len(a) < 3: return float("nan")
+    a, b = a - a.mean(0), b - b.mean(0)
+    den = np.sqrt((a * a).sum(0) * (b * b).sum(0)); ok = den > 1e-12     # a constant track has no correlation
+    return float(((a * b).sum(0)[ok] / den[ok]).mean()) if ok.any() else float("nan")
 
 # %% ../nbs/10b_shape.ipynb #8fcc7e12
 def expression_r2(synth,                     # the `vividportraits.synth` module (passed in)
