@@ -522,12 +522,15 @@ class ExperimentPreset:
     eval_pairs: int = 0        # with eval_identities: self clips evaluated, and as many cross clips (balanced sources/drivers)
     eval_seed: int = 1         # data seed of the evaluation set (the training data uses seed 0)
     eval_self_pairs: int | None = None  # with eval_identities: self clips evaluated (None: eval_pairs); no verdict reads them
+    eval_pool: int = 0         # > eval_identities: held-out identities rendered (the pool); each training seed evaluates on
+                               # `eval_identities` of them drawn by the seed (`experiment.pool_identities`), the same clips
+                               # for every variant of that seed; 0: no pool, every seed the same `eval_identities`
     # the training data
     train_identities: int = 0  # > 0: train on SynthPortraits rendered on the fly from a bank of this many identities
                                # (its train split, 3/4; bank seed 0, never the evaluation set's); 0: the dataset folder
     lr_schedule: str = "constant"  # learning-rate schedule after the warm-up (LR_SCHEDULES), both stages
 
-EVAL_ONLY_FIELDS = ("eval_identities", "eval_pairs", "eval_seed", "eval_self_pairs")
+EVAL_ONLY_FIELDS = ("eval_identities", "eval_pairs", "eval_seed", "eval_self_pairs", "eval_pool")
 "ExperimentPreset fields that only change the evaluation: left out of `RunConfig.train_key`, so checkpoints stay shared."
 ADDED_PRESET_FIELDS = ("train_identities", "lr_schedule")
 """ExperimentPreset fields added after checkpoints were named by `RunConfig.train_key`: hashed only when they differ from
