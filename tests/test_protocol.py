@@ -10,7 +10,7 @@ import pytest
 from vividportraits import synth
 from vividportraits.config import EVAL_ONLY_FIELDS, EXPERIMENT_PRESETS, RunConfig
 from vividportraits.counterfactuals import REFERENCES
-from vividportraits.experiment import PROTOCOL_METRICS, protocol_pairs, run_experiment
+from vividportraits.experiment import PROTOCOL_METRICS, PROTOCOL_REFERENCES, protocol_clips, protocol_pairs, run_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,6 +49,29 @@ def test_protocol_balanced_and_held_out():
     assert not (np.abs(train[:, None] - ev[None]).max(-1) < 1e-6).any()
 
 
+def test_pool_each_seed_draws_balanced_clips(tmp_path):
+    """With an evaluation pool (issue 24), each training seed evaluates on `eval_identities` identities it draws from
+    the pool, balanced among themselves, the same for every variant of the seed; over seeds the clips reach the pool."""
+    import dataclasses
+    e = dataclasses.replace(EXPERIMENT_PRESETS["cpu"], eval_pool=48)
+    root = synth.generate_dataset(tmp_path/"pool", identities=e.eval_pool + 1, clips_per_identity=2, frames=2, size=64,
+                                  test_fraction=e.eval_pool / (e.eval_pool + 1), n_cross=0, seed=e.eval_seed, progress=False)
+    seen = set()
+    for seed in range(10):
+        m, sel = protocol_clips(root, e, seed)
+        ident = lambda c: m.clip(c)["identity"]
+        cross = [p for p in sel if p["kind"] == "cross"]
+        assert len(cross) == e.eval_pairs == 32 and len({ident(p["source"]) for p in sel}) == e.eval_identities
+        assert set(Counter(ident(p["source"]) for p in cross).values()) == {2}
+        assert set(Counter(ident(p["driver"]) for p in cross).values()) == {2}
+        assert all(p in m.pairs for p in cross)                              # the pool's own pairs: shared references
+        assert protocol_clips(root, e, seed)[1] == sel
+        seen |= {ident(p["source"]) for p in sel}
+    assert len(seen) > 40, len(seen)                                         # 10 seeds x 16 of 48 reach most of the pool
+    # no pool: the same clips at every seed, as every committed preset has
+    assert protocol_clips(root, dataclasses.replace(e, eval_pool=0), 0)[1] == protocol_clips(root, dataclasses.replace(e, eval_pool=0), 7)[1]
+
+
 @pytest.mark.timeout(900)
 def test_smoke_run_scores_references(tmp_path):
     out = run_experiment(RunConfig(preset="smoke", run_dir=str(tmp_path/"run")), progress=False)
@@ -56,8 +79,9 @@ def test_smoke_run_scores_references(tmp_path):
     clips = res["clips"]
     rows = [dict(zip(clips, v)) for v in zip(*clips.values())]
     systems = Counter((r["kind"], r["system"]) for r in rows)
-    assert systems == Counter({("self", "model"): 1, ("self", "copied_source"): 1, ("cross", "model"): 1,
-                               **{("cross", n): 1 for n in REFERENCES}})
+    assert systems == Counter({("self", "model"): 1, ("cross", "model"): 1,
+                               **{(k, n): 1 for k, ns in PROTOCOL_REFERENCES.items() for n in ns}})
+    assert set(REFERENCES) <= set(PROTOCOL_REFERENCES["cross"])             # the validated five, and the uninformative
     for r in rows:
         for m in PROTOCOL_METRICS:
             if (m, r["kind"]) != ("shape_leak", "self"): assert isinstance(r[m], float), (r["system"], m)

@@ -33,12 +33,12 @@ _all_ = ["RunConfig", "ExperimentPreset", "EXPERIMENT_PRESETS", "BASELINE", "var
          "parse_scale_range"]  # defined in `config`; re-exported for `from vividportraits.experiment import *`
 
 # %% auto #0
-__all__ = ['CLIP_ID_COLUMNS', 'PROTOCOL_METRICS', 'PROTOCOL_REFERENCES', 'prepare_data', 'train_variant', 'evaluate_variant',
-           'sample_strip', 'show_data', 'show_training', 'show_samples', 'write_run', 'clip_records', 'run_experiment',
-           'protocol_pairs', 'prepare_eval_data', 'protocol_clips', 'gaze_sim', 'score_systems', 'clip_references',
-           'scoring_fingerprint', 'cached_reference_scores', 'default_template', 'file_lock', 'RunConfig',
-           'ExperimentPreset', 'EXPERIMENT_PRESETS', 'BASELINE', 'variant_name', 'variant_dir_name',
-           'parse_scale_range']
+__all__ = ['CLIP_ID_COLUMNS', 'PROTOCOL_METRICS', 'PROTOCOL_REFERENCES', 'POOL_STREAM', 'prepare_data', 'train_variant',
+           'evaluate_variant', 'sample_strip', 'show_data', 'show_training', 'show_samples', 'write_run',
+           'clip_records', 'run_experiment', 'protocol_pairs', 'pool_identities', 'prepare_eval_data', 'protocol_clips',
+           'gaze_sim', 'score_systems', 'clip_references', 'scoring_fingerprint', 'cached_reference_scores',
+           'default_template', 'file_lock', 'RunConfig', 'ExperimentPreset', 'EXPERIMENT_PRESETS', 'BASELINE',
+           'variant_name', 'variant_dir_name', 'parse_scale_range']
 
 # %% ../nbs/13_experiment.ipynb #b00fff8d
 def prepare_data(cfg: RunConfig, progress: bool = True) -> Path:
@@ -93,7 +93,7 @@ def evaluate_variant(cfg: RunConfig, ckpt: str | os.PathLike, data_root: str | o
         reader = SH.load_shape_reader(device=device)
     else: evaluator = reader = None
     eval_root = prepare_eval_data(cfg, progress)
-    if eval_root is not None: root = Path(eval_root); man, sel = protocol_clips(root, e)
+    if eval_root is not None: root = Path(eval_root); man, sel = protocol_clips(root, e, cfg.seed)
     else: root = data_root; man = Manifest.load(root) if synth_data else None; sel = _eval_pairs(root, e)
     rows, samples = [], []
     fingerprint = scoring_fingerprint(evaluator, reader) if synth_data else None
@@ -117,7 +117,8 @@ def evaluate_variant(cfg: RunConfig, ckpt: str | os.PathLike, data_root: str | o
         ids = {"clip": i, "kind": p["kind"], "source": p["source"], "driver": p["driver"]}
         if refs is None: rows.append({**ids, "system": "model", **m})
         else:
-            score = lambda systems: score_systems(systems, src["rgb"][:1], drv["rgb"][:T], gt, p["kind"], evaluator, reader)
+            score = lambda systems: score_systems(systems, src["rgb"][:1], drv["rgb"][:T], gt, p["kind"], evaluator, reader,
+                                                  placebo=refs["placebo"])
             key = {"eval_data": root.name, "pair": [p["source"], p["driver"], p.get("target")], "frames": T,
                    "references": list(refs["references"]), "scoring": fingerprint}
             scores = {**score({"model": pred}), **cached_reference_scores(key, lambda: score(refs["references"]))}
@@ -239,13 +240,17 @@ def run_experiment(cfg: RunConfig, progress: bool = True) -> dict:
 
 # %% ../nbs/13_experiment.ipynb #bdc556e2
 PROTOCOL_METRICS = ("psnr", "ssim", "lpips", "id_app", "id_app_driver", "id_face", "id_face_driver", "shape_leak",
-                    "expr_sim_carried", "gaze_sim")
+                    "expr_sim_carried", "gaze_sim", "expr_corr_carried", "expr_corr_placebo", "expr_sim_placebo")
 """The metrics every system of a clip (the model and each reference) is scored with: PSNR/SSIM/LPIPS against the
 ground truth, appearance identity (`id_app`) and face identity (`id_face`) to the source and to the driver, `shape_leak`
 (cross clips: 0 = the source's face shape, 1 = the driver's), expression similarity over the carried factors, and gaze
-(`gaze_x`, `gaze_y`, which no condition carries) scored separately as `gaze_sim`."""
-PROTOCOL_REFERENCES = {"self": ("copied_source",), "cross": CF.REFERENCES}
+(`gaze_x`, `gaze_y`, which no condition carries) scored separately as `gaze_sim`; the correlation of the carried
+expression tracks (`expr_corr_carried`, one number per clip), and the shuffled-driver placebo: both expression numbers
+against another clip's driver on the same frames (`expr_corr_placebo`, `expr_sim_placebo`; NaN without one)."""
+PROTOCOL_REFERENCES = {"self": ("copied_source", "static_neutral"), "cross": CF.ALL_REFERENCES}
 "The references scored beside the model per protocol (a self clip's ground truth is the clip itself, a perfect score)."
+POOL_STREAM = 24
+"The numpy seed stream of `pool_identities` (seed `[eval_seed, seed, POOL_STREAM]`)."
 
 def protocol_pairs(clips: dict[str, Sequence[str]],  # held-out identity -> its clip ids (at least 3 identities)
                    seed: int                          # the evaluation data seed (orders the identities)
@@ -263,12 +268,26 @@ def protocol_pairs(clips: dict[str, Sequence[str]],  # held-out identity -> its 
             out.append({"source": clips[a][0], "driver": clips[b][(r - 1) % len(clips[b])], "target": None, "kind": "cross"})
     return out
 
+def pool_identities(pool: Sequence[str],  # the evaluation set's held-out identities (manifest order)
+                    n: int,               # identities one training seed evaluates on (`eval_identities`)
+                    seed: int,            # the training seed: each seed its own draw, every variant of it the same
+                    eval_seed: int        # the evaluation set's data seed
+                   ) -> list[str]:        # n identities of the pool, in pool order
+    "The identities a training seed evaluates on: `n` of the pool, drawn without replacement by `[eval_seed, seed]`."
+    pool = list(pool)
+    if not isinstance(n, (int, np.integer)) or not 3 <= n <= len(pool):
+        raise ValueError(f"n: expected an int with 3 <= n <= {len(pool)} (the pool's identities), got {n!r}")
+    k = np.random.default_rng([int(eval_seed), int(seed), POOL_STREAM]).choice(len(pool), int(n), replace=False)
+    return [pool[i] for i in sorted(k)]
+
 def prepare_eval_data(cfg: RunConfig, progress: bool = True) -> Path | None:
-    "The protocol's evaluation set: `eval_identities` identities rendered with `eval_seed`, cached; None when the run evaluates on its training data's test split."
+    "The protocol's evaluation set: `eval_identities` identities (or the `eval_pool`) rendered with `eval_seed`, cached; None when the run evaluates on its training data's test split."
     e = cfg.experiment
     if cfg.data != "synth" or e.eval_identities <= 0: return None
     if e.eval_seed == 0: raise ValueError("eval_seed: expected a seed other than 0, the training data's (identities would be shared)")
-    n = int(e.eval_identities)  # one more identity: generate_dataset keeps at least one in its train split
+    if e.eval_pool and e.eval_pool <= e.eval_identities:
+        raise ValueError(f"eval_pool: expected 0 (no pool) or more than eval_identities={e.eval_identities}, got {e.eval_pool}")
+    n = int(e.eval_pool or e.eval_identities)  # one more identity: generate_dataset keeps at least one in its train split
     spec = dict(identities=n + 1, clips_per_identity=2, frames=e.eval_frames, size=e.image_size, test_fraction=n / (n + 1),
                 n_cross=0, seed=e.eval_seed)
     key = hashlib.sha1(json.dumps({**spec, "renderer": synth.renderer_version()}, sort_keys=True).encode()).hexdigest()[:10]
@@ -277,14 +296,24 @@ def prepare_eval_data(cfg: RunConfig, progress: bool = True) -> Path | None:
         synth.generate_dataset(root, progress=progress, **spec)
     return root
 
-def protocol_clips(root: str | os.PathLike, e: ExperimentPreset) -> tuple[Manifest, list[dict]]:
-    "The evaluation set's manifest (its pairs replaced, in memory, by `protocol_pairs`), its first `eval_self_pairs` (default `eval_pairs`) self pairs and first `eval_pairs` cross pairs."
+def protocol_clips(root: str | os.PathLike, e: ExperimentPreset,
+                   seed: int | None = None    # the training seed (needed with `e.eval_pool`: it draws the identities)
+                  ) -> tuple[Manifest, list[dict]]:
+    """The evaluation set's manifest (its pairs replaced, in memory, by `protocol_pairs` over all its identities), its
+    first `eval_self_pairs` (default `eval_pairs`) self pairs and first `eval_pairs` cross pairs; with `e.eval_pool`,
+    those of the `eval_identities` identities `pool_identities` draws for `seed`, each cross pair the pool's own."""
     m = Manifest.load(root); clips = {}
     for p in m.pairs:
         if p["kind"] == "self": clips.setdefault(m.clip(p["source"])["identity"], []).append(p["source"])
     m.data["pairs"] = protocol_pairs(clips, e.eval_seed)  # pair_params finds each cross pair and its other driver here
     k = int(e.eval_pairs); ks = k if e.eval_self_pairs is None else int(e.eval_self_pairs)
-    return m, [p for p in m.pairs if p["kind"] == "self"][:ks] + [p for p in m.pairs if p["kind"] == "cross"][:k]
+    if not e.eval_pool: return m, [p for p in m.pairs if p["kind"] == "self"][:ks] + [p for p in m.pairs if p["kind"] == "cross"][:k]
+    if seed is None: raise ValueError("seed: this preset evaluates on a pool (eval_pool), from which each training seed draws its identities; pass the run's seed")
+    ident = lambda c: m.clip(c)["identity"]
+    own = {(ident(p["source"]), ident(p["driver"])): p for p in m.pairs if p["kind"] == "cross"}  # one per ordered pair
+    sub = protocol_pairs({i: clips[i] for i in pool_identities(list(clips), e.eval_identities, seed, e.eval_seed)}, e.eval_seed)
+    return m, ([p for p in sub if p["kind"] == "self"][:ks] +
+               [own[(ident(p["source"]), ident(p["driver"]))] for p in sub if p["kind"] == "cross"][:k])
 
 def gaze_sim(driver: dict, pred: dict, evaluator) -> np.ndarray:  # per frame; 1 same, 0 chance; NaN if gaze is not read
     "Gaze similarity (the `shape.CARRIED_EXCLUDED` factors), computed as `expr_sim_carried` is, reported apart from it."
@@ -303,10 +332,14 @@ def score_systems(systems: dict,        # system name -> T frames (uint8 T x H x
                   source, driver, target,  # the clip's source frame(s), driver frames and ground truth (T frames)
                   kind: str,            # "self" or "cross" (shape_leak is NaN on self clips: source and driver agree)
                   evaluator, reader,    # the synth evaluator and the shape reader
-                  lpips_net: str = "alex") -> dict:  # system -> {metric: mean over frames}
+                  lpips_net: str = "alex",  # LPIPS backbone
+                  placebo=None          # another clip's driver frames (>= T): the expression placebo (None: NaN)
+                 ) -> dict:             # system -> {metric: mean over frames (or the clip's one number)}
     "Score every system of a clip with every metric of `PROTOCOL_METRICS`, by the same code, against the same inputs."
     src, drv, gt = M.as_frames(source, "source"), M.as_frames(driver, "driver"), M.as_frames(target, "target")
     es, ed, rs, rd = evaluator.predict(src), evaluator.predict(drv), reader.predict(src), reader.predict(drv)
+    eo = None if placebo is None else evaluator.predict(M.as_frames(placebo, "placebo")[:len(gt)])
+    nan = float("nan")
     out = {}
     for name, x in systems.items():
         x = M.as_frames(x, name)[:len(gt)]
@@ -318,18 +351,27 @@ def score_systems(systems: dict,        # system name -> T frames (uint8 T x H x
                      "id_face": _mean(SH.id_face(rs, rp, reader)), "id_face_driver": _mean(SH.id_face(rd, rp, reader)),
                      "shape_leak": float("nan") if kind == "self" else _mean(SH.shape_leak(rp, rs, rd, reader)),
                      "expr_sim_carried": _mean(SH.expr_sim_carried(ed, ep, evaluator)),
-                     "gaze_sim": _mean(gaze_sim(ed, ep, evaluator))}
+                     "gaze_sim": _mean(gaze_sim(ed, ep, evaluator)),
+                     "expr_corr_carried": SH.expr_corr_carried(ed, ep, evaluator),
+                     "expr_corr_placebo": nan if eo is None else SH.expr_corr_carried(eo, ep, evaluator),
+                     "expr_sim_placebo": nan if eo is None else _mean(SH.expr_sim_carried(eo, ep, evaluator))}
     return out
 
 def clip_references(man: Manifest, p: dict, src: dict, T: int) -> dict:
-    "A clip's references, degraded as generated frames are (`shape.degrade`, as in the validation), and its clean ground truth."
+    "A clip's references (`PROTOCOL_REFERENCES`), degraded as generated frames are (`shape.degrade`, as in the validation), its clean ground truth and its placebo driver's frames."
     if p["kind"] == "cross":
-        refs = CF.render_references(CF.pair_params(man, p), frames=T)
+        refs = CF.render_references(CF.pair_params(man, p), frames=T, names=PROTOCOL_REFERENCES["cross"])
         gt = refs["ground_truth"]
     else:
-        refs = {"copied_source": np.repeat(src["rgb"][:1], T, 0)}; gt = None
-    seed = int(hashlib.sha1(f'{p["source"]}>{p["driver"]}'.encode()).hexdigest()[:8], 16)
-    return {"ground_truth": gt, "references": {n: SH.degrade(x, seed=seed + k) for k, (n, x) in enumerate(refs.items())}}
+        bg = man.clip(p["source"])["meta"]["background"]
+        refs = {"copied_source": np.repeat(src["rgb"][:1], T, 0),
+                "static_neutral": CF.static_neutral(src["params_identity"], src["params_pose"][:1], bg, src["rgb"].shape[1], T)}
+        gt = None
+    seed = int(hashlib.sha1(f'{p["source"]}>{p["driver"]}'.encode()).hexdigest()[:8], 16)  # each reference its noise, in order
+    other = CF.other_driver(man, p)
+    placebo = None if other is None else read_clip(man.root, man.clip(other))["rgb"][:T]
+    return {"ground_truth": gt, "references": {n: SH.degrade(x, seed=seed + k) for k, (n, x) in enumerate(refs.items())},
+            "placebo": placebo if placebo is not None and len(placebo) >= T else None}
 
 def scoring_fingerprint(evaluator, reader) -> str:
     "What a clip's scores depend on besides its frames: the scoring code (metrics, shape, counterfactuals, this module) and the evaluator's and reader's weights."
