@@ -17,13 +17,16 @@ from typing import Sequence
 
 import psutil
 
-from .core import load_json, save_json
-from .config import GRIDS, RunConfig, variant_dir_name
-from .experiment import default_template, file_lock, run_experiment
+from .core import InputError, load_json, project_root, save_json
+from .config import (EXPERIMENT_PRESETS, GRIDS, ExperimentPreset, RunConfig, parse_bool, parse_scale_range,
+                                   variant_dir_name)
+# `experiment` (torch, the model) is imported where a job runs: the command line builds the jobs and compares them with
+# the finished runs before any heavy import
 
 # %% auto #0
 __all__ = ['RUN_KINDS', 'EXECUTORS', 'status_key', 'grid_jobs', 'run_job', 'worker_main', 'kill_tree', 'GridInterrupted',
-           'start_worker', 'ProcessExecutor', 'RayExecutor', 'update_status', 'run_grid']
+           'start_worker', 'ProcessExecutor', 'check_ray_address', 'RayExecutor', 'update_status', 'run_differences',
+           'check_finished', 'set_aside', 'run_grid']
 
 # %% ../nbs/13a_grid.ipynb #34f77853
 RUN_KINDS = ("papermill", "inprocess")
@@ -55,7 +58,10 @@ def grid_jobs(grid: str,                       # grid name (see `config.GRIDS`)
         if bad: raise ValueError(f"variants: unknown {bad}; valid: {list(table)}")
         table = {k: v for k, v in table.items() if k in variants}
     out = Path(out).expanduser().resolve()
-    tpl = None if kind == "inprocess" else str(Path(template or default_template()).expanduser().resolve())
+    if kind != "inprocess" and template is None:
+        from vividportraits.experiment import default_template
+        template = default_template()
+    tpl = None if kind == "inprocess" else str(Path(template).expanduser().resolve())
     if tpl is not None and not Path(tpl).exists(): raise FileNotFoundError(f"template: {tpl} does not exist")
     jobs = []
     for seed in range(seeds):
@@ -82,6 +88,7 @@ def run_job(job: dict) -> dict:
                                 cwd=str(run_dir), progress_bar=False, log_output=False,
                                 kernel_name=job.get("kernel_name"))
         elif job["kind"] == "inprocess":
+            from vividportraits.experiment import run_experiment
             run_experiment(RunConfig.from_params(**job["params"]), progress=False)
         else: raise ValueError(f"kind: expected one of {list(RUN_KINDS)}, got {job['kind']!r}")
         if not (run_dir/"results.json").exists(): raise RuntimeError(f"{run_dir}: finished without results.json")
@@ -194,6 +201,23 @@ def _ray_run_job(job: dict) -> dict:
         kill_tree(p.pid, 2.0); p.wait(); raise
     return _read_record(job, p.returncode)
 
+def check_ray_address(address: str | None,  # 'auto', HOST:PORT, ray://HOST:PORT, or None (a local Ray)
+                      timeout: float = 5.0    # seconds to wait for a TCP connection
+                     ) -> str | None:
+    "An `InputError` within `timeout` seconds when nothing listens at a Ray HOST:PORT (Ray itself retries for minutes)."
+    if address in (None, "auto", "local"): return address
+    import socket
+    hp = str(address).split("://", 1)[-1].rsplit("/", 1)[0]
+    host, _, port = hp.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise InputError(f"--address {address}: expected 'auto', HOST:PORT (e.g. 10.0.0.5:6379) or ray://HOST:10001")
+    try: socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise InputError(f"--address {address}: no Ray cluster answers there ({e.strerror or type(e).__name__} within "
+                         f"{timeout:g} s); expected the address of a running cluster (`ray start --head`), or no --address "
+                         "for a local Ray") from None
+    return address
+
 class RayExecutor:
     "Jobs as Ray tasks (`ray.init(address)`: None = a local Ray; else a running cluster)."
     name = "ray"
@@ -203,6 +227,7 @@ class RayExecutor:
             raise ImportError("executor 'ray' needs Ray: pip install 'vividportraits[cluster]' (or 'ray>=2.9')") from e
         self.ray, self.refs = ray, {}  # ObjectRef -> job
         self.owns = not ray.is_initialized()
+        if self.owns: check_ray_address(address)
         if self.owns:
             kw = dict(include_dashboard=False) if address is None else {}
             ray.init(address=address, log_to_driver=False, **kw)
@@ -240,6 +265,7 @@ def update_status(path: str | os.PathLike,  # grid_status.json
                   keep_ok: Sequence[str] = (),  # keys whose existing "ok" record must not be replaced
                  ) -> dict:
     "Merge `records` into the status file under a lock; returns the merged status."
+    from vividportraits.experiment import file_lock
     path = Path(path)
     with file_lock(path.parent/f".{path.name}.lock"):
         status = load_json(path) if path.exists() else {}
@@ -248,6 +274,75 @@ def update_status(path: str | os.PathLike,  # grid_status.json
             status[k] = rec
         save_json(status, path)
     return status
+
+# %% ../nbs/13a_grid.ipynb #44a5ba30
+_PATHS = ("run_dir", "ckpt_cache")  # where a run writes, not what it is
+_PARSE = {"scale_range": parse_scale_range, "drop_skin": lambda v: parse_bool("drop_skin", v),
+          "fgbg": lambda v: parse_bool("fgbg", v), "seed": int}
+
+def _data_path(v, base: Path | None) -> str:
+    "'synth', or a dataset folder resolved (a recorded relative path is relative to the project the run belongs to)."
+    if v in (None, "synth"): return "synth"
+    p = Path(str(v)).expanduser()
+    return str(p if p.is_absolute() else ((base or Path.cwd())/p).resolve())
+
+def run_differences(job: dict,        # a `grid_jobs` job
+                    rec: dict | None = None  # its run's results.json (None: read from the job's run_dir)
+                   ) -> dict:         # setting -> (recorded, now); empty when the run was made with the job's settings
+    "What differs between the settings a finished run recorded and the ones `job` would run with."
+    run = Path(job["run_dir"])
+    rec = load_json(run/"results.json") if rec is None else rec
+    was, now = dict(rec.get("params") or {}), dict(job["params"])
+    defaults = {f.name: f.default for f in RunConfig.__dataclass_fields__.values()}
+    diff = {}
+    for k in defaults:
+        if k in _PATHS: continue
+        a, b = was.get(k, defaults[k]), now.get(k, defaults[k])
+        try:
+            if k == "data": a, b = _data_path(a, project_root(run)), _data_path(b, None)
+            elif k in _PARSE: a, b = _PARSE[k](a), _PARSE[k](b)
+        except (TypeError, ValueError): pass    # an unparsable record differs as written
+        if a != b: diff[k] = (a, b)
+    pv = rec.get("preset_values")
+    if pv is not None and "preset" not in diff:   # the preset's values, field by field (added fields: their default)
+        cur = EXPERIMENT_PRESETS[RunConfig.from_params(**job["params"]).preset]
+        for f in ExperimentPreset.__dataclass_fields__.values():
+            a = pv.get(f.name, f.default)
+            b = getattr(cur, f.name)
+            if a != b and not (isinstance(a, (int, float)) and isinstance(b, (int, float)) and float(a) == float(b)):
+                diff[f"preset_values.{f.name}"] = (a, b)
+    return diff
+
+def check_finished(jobs: Sequence[dict],   # the grid's jobs
+                   out: str | os.PathLike,  # the grid's folder (for the message)
+                   replace_changed: bool = False  # True: return the changed runs instead of refusing
+                  ) -> tuple[list[dict], dict]:   # (jobs done with these settings, key -> differences of changed runs)
+    "The jobs whose run finished with these settings; other finished runs are an `InputError` naming what differs, unless `replace_changed`."
+    done, changed = [], {}
+    for j in jobs:
+        if not (Path(j["run_dir"])/"results.json").exists(): continue
+        try: d = run_differences(j)
+        except (OSError, ValueError) as e: d = {"results.json": (f"unreadable ({type(e).__name__})", "a finished run")}
+        if d: changed[j["key"]] = d
+        else: done.append(j)
+    if changed and not replace_changed:
+        show = lambda d: ", ".join(f"{k}: {a!r} there, {b!r} now" for k, (a, b) in list(d.items())[:3]) + (", ..." if len(d) > 3 else "")
+        runs = "; ".join(f"{k} ({show(d)})" for k, d in list(changed.items())[:3]) + ("; ..." if len(changed) > 3 else "")
+        raise InputError(f"--out {out}: holds {len(changed)} finished run(s) made with other settings than this command's, "
+                         f"whose numbers would be reported under this command's label: {runs}; expected a new --out "
+                         "folder, or --replace-changed to rerun them (each old run is kept under _replaced/)")
+    return done, changed
+
+def set_aside(job: dict,                 # a job whose finished run was made with other settings
+              out: str | os.PathLike     # the grid's folder
+             ) -> Path:                  # where the old run now is
+    "Move a changed run's folder to `out/_replaced/<variant>/seed<k>-<time>/`, its results.json renamed (kept, never collected)."
+    src = Path(job["run_dir"])
+    dst = Path(out)/"_replaced"/f"{variant_dir_name(job['variant'], job['seed'])}-{time.strftime('%Y%m%dT%H%M%S')}"
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(src, dst)
+    if (dst/"results.json").exists(): os.replace(dst/"results.json", dst/"results.replaced.json")
+    return dst
 
 # %% ../nbs/13a_grid.ipynb #b7acbf2f
 def run_grid(grid: str = "paper",           # grid name (see config.GRIDS)
@@ -263,7 +358,9 @@ def run_grid(grid: str = "paper",           # grid name (see config.GRIDS)
              address: str | None = None,     # Ray: cluster address for ray.init (None = a local Ray)
              num_cpus: float = 1,            # Ray: CPUs reserved per job
              num_gpus: float = 0,            # Ray: GPUs reserved per job
-             verbose: bool = True) -> dict[str, dict]:
+             verbose: bool = True,
+             replace_changed: bool = False   # rerun finished runs made with other settings (old ones kept in out/_replaced/)
+            ) -> dict[str, dict]:
     "Run (or resume) an ablation grid; returns the status records of its runs. Raises `GridInterrupted` on SIGINT/SIGTERM."
     if executor in RUN_KINDS:  # the former `executor="papermill" | "inprocess"`: local workers of that kind
         if kind not in (None, executor): raise ValueError(f"executor {executor!r} conflicts with kind {kind!r}")
@@ -273,14 +370,18 @@ def run_grid(grid: str = "paper",           # grid name (see config.GRIDS)
     kind = kind or "papermill"
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers: expected a positive integer, got {workers!r}")
-    out = Path(out).expanduser().resolve(); out.mkdir(parents=True, exist_ok=True)
+    if address is not None: check_ray_address(address)
+    out = Path(out).expanduser().resolve()
     jobs = grid_jobs(grid, preset, seeds, out, kind, template, variants, data)
+    done, changed = check_finished(jobs, out, replace_changed)   # before anything is written
+    out.mkdir(parents=True, exist_ok=True)
+    for j in jobs:
+        if j["key"] in changed: set_aside(j, out)
     # several CPU-bound workers on few cores: spinning OpenMP threads slow small kernels down many times over
     if executor == "process" and workers > 1:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
     status_path = out/"grid_status.json"
-    done = [j for j in jobs if (Path(j["run_dir"])/"results.json").exists()]
     todo = [j for j in jobs if j not in done]
     todo.sort(key=lambda j: j["long_video"] != "cyclic")  # those that train first, the others reuse the checkpoint
     tag = {"executor": executor, "kind": kind}
@@ -290,7 +391,8 @@ def run_grid(grid: str = "paper",           # grid name (see config.GRIDS)
     results = {k: r for k, r in recs.items()}
     say = print if verbose else (lambda *a, **k: None)
     say(f"grid {grid!r}, preset {preset!r}: {len(jobs)} runs, {len(done)} already done, {len(todo)} to run with "
-        f"{workers} worker(s) ({executor} executor, {kind})", flush=True)
+        f"{workers} worker(s) ({executor} executor, {kind})"
+        + (f"; {len(changed)} made with other settings set aside in {out/'_replaced'}" if changed else ""), flush=True)
     if not todo: return results
 
     stop = []
@@ -300,6 +402,8 @@ def run_grid(grid: str = "paper",           # grid name (see config.GRIDS)
     ex, started = None, {}
     try:
         ex = RayExecutor(address, num_cpus, num_gpus) if executor == "ray" else ProcessExecutor()
+        if main:   # ray.init installs a SIGTERM handler that exits 15: ours again, so SIGTERM stops the grid as Ctrl-C does
+            for s in old: signal.signal(s, on_signal)
         pending = list(todo)
         while (pending or ex.running()) and not stop:
             while pending and len(ex.running()) < workers and not stop:
