@@ -16,6 +16,7 @@ import pytest
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 ENV.pop("VIVIDPORTRAITS_DEBUG", None)
+SMALL = ["--model-override", "image_size=32"]   # the tiny preset at the 32 px of these datasets (never upscaled)
 
 
 def vp(*args, timeout=600):
@@ -55,7 +56,7 @@ def data(tmp_path_factory):
 def run(data, tmp_path_factory):
     "A tiny checkpoint trained for 2 steps (parsing motion, no fg/bg)."
     out = tmp_path_factory.mktemp("run")/"run"
-    r = vp("train", "--preset", "tiny", "--data", data, "--out", out, "--steps", 2, "--batch-size", 2,
+    r = vp("train", *SMALL, "--preset", "tiny", "--data", data, "--out", out, "--steps", 2, "--batch-size", 2,
            "--ckpt-every", 1, "--sample-every", -1, "--no-fgbg", "--no-progress", "--no-tensorboard")
     assert r.returncode == 0, r.stderr[-2000:]
     return out
@@ -82,8 +83,8 @@ def test_unwritable_output(cmd, tmp_path, data, face):
     bad = _blocked(tmp_path)
     src, clip = face
     args = {"synth": ["synth", bad, "--identities", 2],
-            "prepare": ["prepare", src, bad],
-            "train": ["train", "--data", data, "--out", bad, "--steps", 1],
+            "prepare": ["prepare", src.parent, bad],   # a folder of videos / image folders (a .png is no SRC)
+            "train": ["train", *SMALL, "--data", data, "--out", bad, "--steps", 1],
             "animate": ["animate", "--checkpoint", tmp_path, "--source", src, "--driver", clip, "--out", bad/"o.mp4"],
             "evaluate": ["evaluate", "--pred", clip, "--target", clip, "--backend", "synth", "--out", bad/"m.json"],
             "ablate": ["ablate", "--preset", "smoke", "--out", bad],
@@ -106,7 +107,7 @@ def test_truncated_safetensors_animate(run, face, tmp_path):
 def test_truncated_safetensors_train_resume(run, data, tmp_path):
     bad = tmp_path/"run"; shutil.copytree(run, bad)
     for f in bad.rglob("*.safetensors"): f.write_bytes(f.read_bytes()[:100])
-    r = vp("train", "--preset", "tiny", "--data", data, "--out", bad, "--steps", 4, "--batch-size", 2,
+    r = vp("train", *SMALL, "--preset", "tiny", "--data", data, "--out", bad, "--steps", 4, "--batch-size", 2,
            "--sample-every", -1, "--no-fgbg", "--no-progress", "--no-tensorboard")
     if r.returncode == 0:   # the checkpoint module may fall back past damaged checkpoints (issue 17 item 4)
         pytest.skip("train resumed past the damaged checkpoints (a fallback, not an error)")
@@ -129,7 +130,7 @@ def test_truncated_clip_npz_train(data, tmp_path):
     d = _copy_data(data, tmp_path)
     clip = sorted((d/"clips").glob("*.npz"))[0]
     clip.write_bytes(clip.read_bytes()[:200])
-    r = vp("train", "--data", d, "--out", tmp_path/"r", "--steps", 1, "--batch-size", 2, "--no-fgbg", "--no-progress",
+    r = vp("train", *SMALL, "--data", d, "--out", tmp_path/"r", "--steps", 1, "--batch-size", 2, "--no-fgbg", "--no-progress",
            "--sample-every", -1, "--no-tensorboard")
     expect(r, "train", 2, clip.name)
 
@@ -139,7 +140,7 @@ def test_manifest_frames_larger_than_clip_train(data, tmp_path):
     man = json.loads((d/"manifest.json").read_text())
     man["clips"][0]["frames"] = 999
     (d/"manifest.json").write_text(json.dumps(man))
-    r = vp("train", "--data", d, "--out", tmp_path/"r", "--steps", 1, "--batch-size", 2, "--no-fgbg", "--no-progress",
+    r = vp("train", *SMALL, "--data", d, "--out", tmp_path/"r", "--steps", 1, "--batch-size", 2, "--no-fgbg", "--no-progress",
            "--sample-every", -1, "--no-tensorboard")
     expect(r, "train", 2, "999")
 
@@ -155,7 +156,7 @@ def test_animate_bad_fps_fails_before_work(run, face, tmp_path):
 @pytest.mark.parametrize("cmd", ["train", "synth", "animate"])
 def test_negative_seed(cmd, tmp_path, data, run, face):
     src, clip = face
-    args = {"train": ["train", "--data", data, "--out", tmp_path/"r", "--steps", 1],
+    args = {"train": ["train", *SMALL, "--data", data, "--out", tmp_path/"r", "--steps", 1],
             "synth": ["synth", tmp_path/"s"],
             "animate": ["animate", "--checkpoint", run, "--source", src, "--driver", clip, "--out", tmp_path/"o.mp4",
                         "--parser", "synth"]}[cmd]
@@ -170,7 +171,7 @@ def test_boundaries_not_numbers(face):
 
 def test_resume_with_other_motion(run, data, tmp_path):
     out = tmp_path/"run"; shutil.copytree(run, out)
-    r = vp("train", "--preset", "tiny", "--data", data, "--out", out, "--steps", 4, "--batch-size", 2,
+    r = vp("train", *SMALL, "--preset", "tiny", "--data", data, "--out", out, "--steps", 4, "--batch-size", 2,
            "--motion", "landmarks", "--no-fgbg", "--no-progress", "--sample-every", -1, "--no-tensorboard")
     line = expect(r, "train", 2, "--out", "new --out folder", "motion")
     assert "size mismatch" not in r.stderr

