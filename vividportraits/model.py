@@ -15,6 +15,7 @@ from typing import Iterator
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from fastcore.basics import patch
 from diffusers import AutoencoderKL, UNet2DConditionModel
 from diffusers.models.attention_processor import Attention, AttnProcessor2_0
 from diffusers.models.transformers.transformer_2d import Transformer2DModel
@@ -230,256 +231,281 @@ def check_pretrained(path: str | Path,  # ModelConfig.pretrained_path: a folder,
     has_ie = (ie / "config.json").is_file() and any((ie / f).is_file() for f in ("model.safetensors", "pytorch_model.bin"))
     return {"unet": p / "unet", "vae": p / "vae" if latent == "vae" else None, "image_encoder": ie if has_ie else None}
 
-# %% ../nbs/08_model.ipynb #1e318f67
+# %% ../nbs/08_model.ipynb #196446c5
 class VividPortraitsModel(nn.Module):
     "Denoising UNet + ReferenceNet + pose guider + reference image tokens (+ fg/bg channels, + temporal layers)."
     def __init__(self, config: ModelConfig):  # a preset from `get_preset`, possibly overridden
         super().__init__()
         cfg = self.config = config.validate()
         pre = check_pretrained(cfg.pretrained_path, cfg.latent) if cfg.pretrained_path else None
-        c = cfg.latent_channels
-        extra = c + 1 if cfg.fgbg else 0
-        # latent codec
-        self.vae = None
-        if cfg.latent == "vae":
-            if pre: self.vae = AutoencoderKL.from_pretrained(str(pre["vae"]))
-            else:
-                n = len(cfg.vae_block_out_channels)
-                self.vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=cfg.vae_channels,
-                                         block_out_channels=tuple(cfg.vae_block_out_channels), layers_per_block=2,
-                                         down_block_types=("DownEncoderBlock2D",) * n,
-                                         up_block_types=("UpDecoderBlock2D",) * n, sample_size=cfg.image_size,
-                                         norm_num_groups=math.gcd(32, *cfg.vae_block_out_channels))
-            self.vae.requires_grad_(False).eval()
-            if self.vae.config.latent_channels != c:
-                raise ValueError(f"vae_channels: config says {c}, the VAE has {self.vae.config.latent_channels}")
-        # UNets (both from the pretrained UNet when given; conv_in widened with zero weights for the bg channels)
-        if pre:
-            self.unet = UNet2DConditionModel.from_pretrained(str(pre["unet"]))
-            self.refnet = UNet2DConditionModel.from_pretrained(str(pre["unet"])) if cfg.reference_net else None
-            got, want = self.unet.config, _unet_kwargs(cfg, c)
-            if (got.in_channels, got.out_channels) != (c, c) or got.cross_attention_dim != cfg.cross_attention_dim:
-                raise ValueError(f"pretrained_path: UNet has in/out {got.in_channels}/{got.out_channels} channels and "
-                                 f"cross_attention_dim {got.cross_attention_dim}; config expects {c}/{c} and "
-                                 f"{cfg.cross_attention_dim}")
-            other = {k: (tuple(got[k]) if isinstance(got[k], list) else got[k], want[k])
-                     for k in ("block_out_channels", "down_block_types", "up_block_types", "layers_per_block")
-                     if (tuple(got[k]) if isinstance(got[k], list) else got[k]) != want[k]}
-            if other:
-                raise ValueError(f"pretrained_path: the UNet's architecture differs from the config's "
-                                 f"({', '.join(f'{k}: {a} there, {b} in the config' for k, (a, b) in other.items())})")
-            if extra: self._widen_conv_in(c + extra)
-        else:
-            self.unet = UNet2DConditionModel(**_unet_kwargs(cfg, c + extra))
-            self.refnet = UNet2DConditionModel(**_unet_kwargs(cfg, c)) if cfg.reference_net else None
-        widths = tuple(self.unet.config.block_out_channels)
-        # motion: pose guider added after conv_in
-        self.guider = PoseGuider(cfg.cond_channels, widths[0], block_channels=tuple(cfg.guider_channels),
-                                 downscale=cfg.downscale)
+        self.vae = self._build_codec(pre)                        # pixel-unshuffle (None) or a frozen VAE
+        self.unet, self.refnet = self._build_unets(pre)           # denoiser (+ fg/bg input channels), ReferenceNet
+        self.guider = PoseGuider(cfg.cond_channels, self.unet.config.block_out_channels[0],   # motion: added after
+                                 block_channels=tuple(cfg.guider_channels), downscale=cfg.downscale)   # conv_in
         self.unet.conv_in.register_forward_hook(self._add_guide)
         self._guide, self._num_frames = None, 1
-        # reference image tokens
-        use_clip = cfg.image_encoder == "clip" or (cfg.image_encoder == "auto" and pre and pre["image_encoder"])
-        if use_clip:
-            if not (pre and pre["image_encoder"]):
-                raise FileNotFoundError("image_encoder='clip': no CLIP weights found; " +
-                                        PRETRAINED_LAYOUT.format(path=cfg.pretrained_path))
-            self.image_encoder = ClipImageEncoder(pre["image_encoder"])
-            if self.image_encoder.clip.config.projection_dim != cfg.cross_attention_dim:
-                raise ValueError(f"image_encoder: CLIP projection_dim {self.image_encoder.clip.config.projection_dim} "
-                                 f"!= cross_attention_dim {cfg.cross_attention_dim}")
-            self.n_tokens = 1
-        else:
-            self.image_encoder = ConvImageEncoder(cfg.cross_attention_dim, cfg.image_tokens, cfg.image_encoder_width)
-            self.n_tokens = cfg.image_tokens
-        # reference attention processors
-        self.ref_layers: list[str] = []
+        self.image_encoder, self.n_tokens = self._build_image_encoder(pre)   # reference tokens for cross-attention
+        self.ref_layers: list[str] = []                           # reference attention: ReferenceNet writes, denoiser reads
         self._stop_after = None
         if self.refnet is not None:
             self.ref_layers = set_reference_processors(self.refnet, "write")
             set_reference_processors(self.unet, "read")
             self._freeze_unused_reference_params()
-        # temporal layers after every spatial transformer of the denoiser
-        self.temporal = nn.ModuleDict()
-        if cfg.temporal:
-            for name, mod in self.unet.named_modules():
-                if isinstance(mod, Transformer2DModel):
-                    key = name.replace(".", "_")
-                    self.temporal[key] = TemporalAttention(mod.config.in_channels, cfg.temporal_heads, cfg.max_frames,
-                                                           cfg.norm_num_groups)
-                    mod.register_forward_hook(self._temporal_hook(key))
+        self.temporal = nn.ModuleDict()                           # after every spatial transformer of the denoiser
+        if cfg.temporal: self._add_temporal_layers()
         if cfg.gradient_checkpointing: self.set_gradient_checkpointing(True)
 
-    # ---- construction helpers
-    def _widen_conv_in(self, in_channels: int):
-        old = self.unet.conv_in
-        new = nn.Conv2d(in_channels, old.out_channels, old.kernel_size, old.stride, old.padding)
-        with torch.no_grad():
-            new.weight.zero_(); new.weight[:, : old.in_channels] = old.weight; new.bias.copy_(old.bias)
-        self.unet.conv_in = new
-        self.unet.register_to_config(in_channels=in_channels)
+# %% ../nbs/08_model.ipynb #65726f02
+@patch
+def _build_codec(self: VividPortraitsModel, pre: dict | None) -> AutoencoderKL | None:
+    "The latent codec: None for pixel-unshuffle, else a frozen VAE (pretrained, or random of the config's widths)."
+    cfg, c = self.config, self.config.latent_channels
+    if cfg.latent != "vae": return None
+    if pre: vae = AutoencoderKL.from_pretrained(str(pre["vae"]))
+    else:
+        n = len(cfg.vae_block_out_channels)
+        vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=cfg.vae_channels,
+                            block_out_channels=tuple(cfg.vae_block_out_channels), layers_per_block=2,
+                            down_block_types=("DownEncoderBlock2D",) * n, up_block_types=("UpDecoderBlock2D",) * n,
+                            sample_size=cfg.image_size, norm_num_groups=math.gcd(32, *cfg.vae_block_out_channels))
+    vae.requires_grad_(False).eval()
+    if vae.config.latent_channels != c:
+        raise ValueError(f"vae_channels: config says {c}, the VAE has {vae.config.latent_channels}")
+    return vae
 
-    def _freeze_unused_reference_params(self):
-        "Dry-run the ReferenceNet on a small input; freeze params that no banked layer depends on; note the last layer."
-        p = next(self.refnet.parameters())
-        n = 2 ** (len(self.refnet.config.block_out_channels) - 1)
-        z = torch.zeros(1, self.refnet.config.in_channels, 2 * n, 2 * n, device=p.device, dtype=p.dtype)
-        tok = torch.zeros(1, 1, self.config.cross_attention_dim, device=p.device, dtype=p.dtype)
-        bank = ReferenceBank()
-        with torch.enable_grad():
-            self.refnet(z, 0, encoder_hidden_states=tok, cross_attention_kwargs={"ref_record": bank})
-            used = torch.autograd.grad(sum(v.float().sum() for v in bank.values()), list(self.refnet.parameters()),
-                                       allow_unused=True)
-        for prm, g in zip(self.refnet.parameters(), used):
-            if g is None: prm.requires_grad_(False)
-        self._stop_after = list(bank)[-1]
+@patch
+def _build_unets(self: VividPortraitsModel, pre: dict | None) -> tuple[UNet2DConditionModel, UNet2DConditionModel | None]:
+    "(denoiser, ReferenceNet): both from the pretrained UNet when given, its conv_in widened with zero weights for the bg channels."
+    cfg, c = self.config, self.config.latent_channels
+    extra = c + 1 if cfg.fgbg else 0
+    if not pre:
+        return (UNet2DConditionModel(**_unet_kwargs(cfg, c + extra)),
+                UNet2DConditionModel(**_unet_kwargs(cfg, c)) if cfg.reference_net else None)
+    unet = UNet2DConditionModel.from_pretrained(str(pre["unet"]))
+    refnet = UNet2DConditionModel.from_pretrained(str(pre["unet"])) if cfg.reference_net else None
+    got, want = unet.config, _unet_kwargs(cfg, c)
+    if (got.in_channels, got.out_channels) != (c, c) or got.cross_attention_dim != cfg.cross_attention_dim:
+        raise ValueError(f"pretrained_path: UNet has in/out {got.in_channels}/{got.out_channels} channels and "
+                         f"cross_attention_dim {got.cross_attention_dim}; config expects {c}/{c} and {cfg.cross_attention_dim}")
+    as_tuple = lambda v: tuple(v) if isinstance(v, list) else v
+    other = {k: (as_tuple(got[k]), want[k]) for k in ("block_out_channels", "down_block_types", "up_block_types",
+                                                      "layers_per_block") if as_tuple(got[k]) != want[k]}
+    if other:
+        raise ValueError(f"pretrained_path: the UNet's architecture differs from the config's "
+                         f"({', '.join(f'{k}: {a} there, {b} in the config' for k, (a, b) in other.items())})")
+    if extra: _widen_conv_in(unet, c + extra)
+    return unet, refnet
 
-    def set_gradient_checkpointing(self, on: bool = True):
-        "Turn gradient checkpointing of both UNets on or off."
-        for u in (self.unet, self.refnet):
-            if u is None: continue
-            u.enable_gradient_checkpointing() if on else u.disable_gradient_checkpointing()
+def _widen_conv_in(unet: UNet2DConditionModel, in_channels: int):
+    "Give `unet.conv_in` more input channels with zero weights: the UNet computes what it did before."
+    old = unet.conv_in
+    new = nn.Conv2d(in_channels, old.out_channels, old.kernel_size, old.stride, old.padding)
+    with torch.no_grad():
+        new.weight.zero_(); new.weight[:, : old.in_channels] = old.weight; new.bias.copy_(old.bias)
+    unet.conv_in = new
+    unet.register_to_config(in_channels=in_channels)
 
-    # ---- hooks
-    def _add_guide(self, module, args, out):
-        return out if self._guide is None else out + self._guide.to(out.dtype)
+# %% ../nbs/08_model.ipynb #8c413d6c
+@patch
+def _build_image_encoder(self: VividPortraitsModel, pre: dict | None) -> tuple[nn.Module, int]:
+    "(encoder, tokens per reference): frozen CLIP when asked for (or 'auto' with CLIP weights), else the small conv encoder."
+    cfg = self.config
+    use_clip = cfg.image_encoder == "clip" or (cfg.image_encoder == "auto" and pre and pre["image_encoder"])
+    if not use_clip: return ConvImageEncoder(cfg.cross_attention_dim, cfg.image_tokens, cfg.image_encoder_width), cfg.image_tokens
+    if not (pre and pre["image_encoder"]):
+        raise FileNotFoundError("image_encoder='clip': no CLIP weights found; " + PRETRAINED_LAYOUT.format(path=cfg.pretrained_path))
+    enc = ClipImageEncoder(pre["image_encoder"])
+    if enc.clip.config.projection_dim != cfg.cross_attention_dim:
+        raise ValueError(f"image_encoder: CLIP projection_dim {enc.clip.config.projection_dim} "
+                         f"!= cross_attention_dim {cfg.cross_attention_dim}")
+    return enc, 1
 
-    def _temporal_hook(self, key: str):
-        def hook(module, args, out):
-            layer = self.temporal[key]
-            if isinstance(out, tuple): return (layer(out[0], self._num_frames),) + tuple(out[1:])
-            out.sample = layer(out.sample, self._num_frames); return out
-        return hook
+@patch
+def _add_temporal_layers(self: VividPortraitsModel):
+    "A `TemporalAttention` after every spatial transformer of the denoiser, called through a forward hook."
+    cfg = self.config
+    for name, mod in self.unet.named_modules():
+        if isinstance(mod, Transformer2DModel):
+            key = name.replace(".", "_")
+            self.temporal[key] = TemporalAttention(mod.config.in_channels, cfg.temporal_heads, cfg.max_frames,
+                                                   cfg.norm_num_groups)
+            mod.register_forward_hook(self._temporal_hook(key))
 
-    # ---- latent space
-    def latent_shape(self, image_size: int | None = None  # pixels; default config.image_size
-                    ) -> tuple[int, int, int]:
-        "`(C, h, w)` of the latent of a square image."
-        s = image_size or self.config.image_size
-        if s % self.config.downscale: raise ValueError(f"image_size: {s} not divisible by {self.config.downscale}")
-        return (self.config.latent_channels, s // self.config.downscale, s // self.config.downscale)
+# %% ../nbs/08_model.ipynb #44c502be
+@patch
+def _freeze_unused_reference_params(self: VividPortraitsModel):
+    "Dry-run the ReferenceNet on a small input; freeze params that no banked layer depends on; note the last layer."
+    p = next(self.refnet.parameters())
+    n = 2 ** (len(self.refnet.config.block_out_channels) - 1)
+    z = torch.zeros(1, self.refnet.config.in_channels, 2 * n, 2 * n, device=p.device, dtype=p.dtype)
+    tok = torch.zeros(1, 1, self.config.cross_attention_dim, device=p.device, dtype=p.dtype)
+    bank = ReferenceBank()
+    with torch.enable_grad():
+        self.refnet(z, 0, encoder_hidden_states=tok, cross_attention_kwargs={"ref_record": bank})
+        used = torch.autograd.grad(sum(v.float().sum() for v in bank.values()), list(self.refnet.parameters()),
+                                   allow_unused=True)
+    for prm, g in zip(self.refnet.parameters(), used):
+        if g is None: prm.requires_grad_(False)
+    self._stop_after = list(bank)[-1]
 
-    def to_latent(self, x: torch.Tensor  # B x 3 x H x W in [-1, 1]
-                 ) -> torch.Tensor:       # B x C x H/d x W/d
-        "Encode images to the diffusion space (pixel-unshuffle, or the frozen VAE's mean latent times its scale)."
-        if x.ndim != 4 or x.shape[1] != 3: raise ValueError(f"x: expected B x 3 x H x W, got {tuple(x.shape)}")
-        if self.vae is None: return F.pixel_unshuffle(x, self.config.unshuffle_factor)
-        with torch.no_grad():
-            return self.vae.encode(x.to(self.vae.dtype)).latent_dist.mean * self.config.vae_scaling_factor
+@patch
+def set_gradient_checkpointing(self: VividPortraitsModel, on: bool = True):
+    "Turn gradient checkpointing of both UNets on or off."
+    for u in (self.unet, self.refnet):
+        if u is None: continue
+        u.enable_gradient_checkpointing() if on else u.disable_gradient_checkpointing()
 
-    def from_latent(self, z: torch.Tensor  # B x C x h x w
-                   ) -> torch.Tensor:      # B x 3 x H x W in [-1, 1] (clamped)
-        "Decode latents to images."
-        if self.vae is None: return F.pixel_shuffle(z, self.config.unshuffle_factor).clamp(-1, 1)
-        with torch.no_grad():
-            return self.vae.decode(z.to(self.vae.dtype) / self.config.vae_scaling_factor).sample.clamp(-1, 1)
+@patch
+def _add_guide(self: VividPortraitsModel, module, args, out):
+    return out if self._guide is None else out + self._guide.to(out.dtype)
 
-    # ---- reference
-    def encode_reference(self, ref_rgb: torch.Tensor,          # B x 3 x H x W in [-1, 1]
-                         ref_mask: torch.Tensor | None = None  # B x 1 x H x W in [0, 1]; needed when fgbg
-                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        "The latent-space inputs of the reference: `(z_ref, rgb_for_tokens, bg)`; bg = `B x (C+1) x h x w` or None."
-        if ref_rgb.ndim != 4 or ref_rgb.shape[1] != 3:
-            raise ValueError(f"ref_rgb: expected B x 3 x H x W in [-1, 1], got {tuple(ref_rgb.shape)}")
-        if not self.config.fgbg: return self.to_latent(ref_rgb), ref_rgb, None
-        if ref_mask is None: raise ValueError("ref_mask: fgbg=True needs the reference's person mask B x 1 x H x W")
-        if ref_mask.shape != (ref_rgb.shape[0], 1, *ref_rgb.shape[2:]):
-            raise ValueError(f"ref_mask: expected {(ref_rgb.shape[0], 1, *ref_rgb.shape[2:])}, got {tuple(ref_mask.shape)}")
-        m = ref_mask.to(ref_rgb.dtype)
-        fg, bg = ref_rgb * m, ref_rgb * (1 - m)
-        zb = self.to_latent(torch.cat([fg, bg]))
-        z_fg, z_bg = zb.chunk(2)
-        m_small = F.interpolate(m, size=z_bg.shape[-2:], mode="area").to(z_bg.dtype)
-        return z_fg, fg, torch.cat([z_bg, m_small], dim=1)
+@patch
+def _temporal_hook(self: VividPortraitsModel, key: str):
+    def hook(module, args, out):
+        layer = self.temporal[key]
+        if isinstance(out, tuple): return (layer(out[0], self._num_frames),) + tuple(out[1:])
+        out.sample = layer(out.sample, self._num_frames); return out
+    return hook
 
-    def reference_from_latents(self, z_ref: torch.Tensor,       # B x C x h x w (the foreground's latent when fgbg)
-                               rgb: torch.Tensor,               # B x 3 x H x W in [-1, 1] for the image tokens
-                               bg: torch.Tensor | None = None   # B x (C+1) x h x w (fgbg only)
-                              ) -> RefFeatures:
-        "Run the image encoder and the ReferenceNet (at t = 0) on prepared inputs."
-        tokens = self.image_encoder(rgb)
-        bank = ReferenceBank(self._stop_after)
-        if self.refnet is not None:
-            t0 = torch.zeros(z_ref.shape[0], dtype=torch.long, device=z_ref.device)
-            try: self.refnet(z_ref, t0, encoder_hidden_states=tokens, cross_attention_kwargs={"ref_record": bank})
-            except _ReferenceDone: pass
-        return RefFeatures(dict(bank), tokens, bg)
+# %% ../nbs/08_model.ipynb #348ca2a3
+@patch
+def latent_shape(self: VividPortraitsModel, image_size: int | None = None  # pixels; default config.image_size
+                ) -> tuple[int, int, int]:
+    "`(C, h, w)` of the latent of a square image."
+    s = image_size or self.config.image_size
+    if s % self.config.downscale: raise ValueError(f"image_size: {s} not divisible by {self.config.downscale}")
+    return (self.config.latent_channels, s // self.config.downscale, s // self.config.downscale)
 
-    def reference(self, ref_rgb: torch.Tensor,           # B x 3 x H x W in [-1, 1]
-                  ref_mask: torch.Tensor | None = None   # B x 1 x H x W in [0, 1] (person = 1); required when fgbg
-                 ) -> RefFeatures:
-        "Everything the denoiser needs from B reference portraits; compute once per reference, reuse for all frames."
-        z_ref, rgb, bg = self.encode_reference(ref_rgb, ref_mask)
-        return self.reference_from_latents(z_ref, rgb, bg)
+@patch
+def to_latent(self: VividPortraitsModel, x: torch.Tensor  # B x 3 x H x W in [-1, 1]
+             ) -> torch.Tensor:       # B x C x H/d x W/d
+    "Encode images to the diffusion space (pixel-unshuffle, or the frozen VAE's mean latent times its scale)."
+    if x.ndim != 4 or x.shape[1] != 3: raise ValueError(f"x: expected B x 3 x H x W, got {tuple(x.shape)}")
+    if self.vae is None: return F.pixel_unshuffle(x, self.config.unshuffle_factor)
+    with torch.no_grad():
+        return self.vae.encode(x.to(self.vae.dtype)).latent_dist.mean * self.config.vae_scaling_factor
 
-    # ---- denoiser
-    def forward(self, z_t: torch.Tensor,               # (B F) x C x h x w noisy latents, frames of a clip consecutive
-                t: torch.Tensor | int,                 # (B F,) or (B,) timesteps, or a scalar
-                cond: torch.Tensor,                    # (B F) x Cc x H x W motion condition (motion.build_condition)
-                ref: RefFeatures | None = None,        # from `reference`; None = unconditional (classifier-free guidance)
-                num_frames: int = 1,                   # F, frames per clip (temporal layers attend across them)
-                drop: torch.Tensor | None = None       # (B,) or (B F,) bool: True drops that sample's reference
-               ) -> torch.Tensor:                      # (B F) x C x h x w prediction (epsilon or v, see `diffusion`)
-        "Predict the diffusion target for `z_t` given the motion condition and the reference."
-        cfg = self.config
-        C, h, w = cfg.latent_channels, *z_t.shape[-2:]
-        if z_t.ndim != 4 or z_t.shape[1] != C: raise ValueError(f"z_t: expected (B F) x {C} x h x w, got {tuple(z_t.shape)}")
-        bf = z_t.shape[0]
-        if num_frames < 1 or bf % num_frames: raise ValueError(f"num_frames: {num_frames} does not divide the batch {bf}")
-        # without temporal layers (cfg.temporal=False) the frames of a clip are denoised independently
-        want = (bf, cfg.cond_channels, h * cfg.downscale, w * cfg.downscale)
-        if tuple(cond.shape) != want: raise ValueError(f"cond: expected {want} for motion={cfg.motion!r}, got {tuple(cond.shape)}")
-        dev, dt = z_t.device, z_t.dtype
-        kwargs = {}
-        if ref is None:
-            tokens = torch.zeros(bf, self.n_tokens, cfg.cross_attention_dim, device=dev, dtype=dt)
-            bg = torch.zeros(bf, C + 1, h, w, device=dev, dtype=dt) if cfg.fgbg else None
-        else:
-            ref = ref.expand_to(bf, num_frames)
-            tokens, bg = ref.tokens, ref.bg
-            if cfg.fgbg and bg is None: raise ValueError("ref: fgbg=True but the RefFeatures carry no background")
-            keep = None
-            if drop is not None:
-                drop = drop.to(device=dev, dtype=torch.bool).reshape(-1)
-                if drop.shape[0] != bf:
-                    if drop.shape[0] * num_frames != bf:
-                        raise ValueError(f"drop: expected {bf} or {bf // num_frames} flags, got {drop.shape[0]}")
-                    drop = drop.repeat_interleave(num_frames)
-                keep = ~drop
-                tokens = tokens * keep[:, None, None].to(tokens.dtype)
-                if bg is not None: bg = bg * keep[:, None, None, None].to(bg.dtype)
-            if ref.bank:
-                kwargs = {"ref_bank": ref.bank}
-                if keep is not None and not bool(keep.all()): kwargs["ref_keep"] = keep
-        x = z_t if bg is None else torch.cat([z_t, bg.to(dt)], dim=1)
-        if not torch.is_tensor(t) or t.ndim == 0: t = torch.full((bf,), int(t), device=dev, dtype=torch.long)
-        elif t.shape[0] * num_frames == bf and num_frames > 1: t = t.repeat_interleave(num_frames)  # one t per clip
-        if t.shape != (bf,): raise ValueError(f"t: expected a scalar, ({bf},) or ({bf // num_frames},) timesteps, got {tuple(t.shape)}")
-        self._guide, self._num_frames = self.guider(cond.to(dt)), num_frames
-        try:
-            return self.unet(x, t, encoder_hidden_states=tokens.to(dt), cross_attention_kwargs=kwargs or None,
-                             return_dict=False)[0]
-        finally:
-            self._guide = None
+@patch
+def from_latent(self: VividPortraitsModel, z: torch.Tensor  # B x C x h x w
+               ) -> torch.Tensor:      # B x 3 x H x W in [-1, 1] (clamped)
+    "Decode latents to images."
+    if self.vae is None: return F.pixel_shuffle(z, self.config.unshuffle_factor).clamp(-1, 1)
+    with torch.no_grad():
+        return self.vae.decode(z.to(self.vae.dtype) / self.config.vae_scaling_factor).sample.clamp(-1, 1)
 
-    # ---- parameters
-    def temporal_parameters(self) -> list[nn.Parameter]:
-        "Parameters of the temporal layers (stage 2 trains only these)."
-        return list(self.temporal.parameters())
+# %% ../nbs/08_model.ipynb #85f64350
+@patch
+def encode_reference(self: VividPortraitsModel, ref_rgb: torch.Tensor,          # B x 3 x H x W in [-1, 1]
+                     ref_mask: torch.Tensor | None = None  # B x 1 x H x W in [0, 1]; needed when fgbg
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    "The latent-space inputs of the reference: `(z_ref, rgb_for_tokens, bg)`; bg = `B x (C+1) x h x w` or None."
+    if ref_rgb.ndim != 4 or ref_rgb.shape[1] != 3:
+        raise ValueError(f"ref_rgb: expected B x 3 x H x W in [-1, 1], got {tuple(ref_rgb.shape)}")
+    if not self.config.fgbg: return self.to_latent(ref_rgb), ref_rgb, None
+    if ref_mask is None: raise ValueError("ref_mask: fgbg=True needs the reference's person mask B x 1 x H x W")
+    if ref_mask.shape != (ref_rgb.shape[0], 1, *ref_rgb.shape[2:]):
+        raise ValueError(f"ref_mask: expected {(ref_rgb.shape[0], 1, *ref_rgb.shape[2:])}, got {tuple(ref_mask.shape)}")
+    m = ref_mask.to(ref_rgb.dtype)
+    fg, bg = ref_rgb * m, ref_rgb * (1 - m)
+    zb = self.to_latent(torch.cat([fg, bg]))
+    z_fg, z_bg = zb.chunk(2)
+    m_small = F.interpolate(m, size=z_bg.shape[-2:], mode="area").to(z_bg.dtype)
+    return z_fg, fg, torch.cat([z_bg, m_small], dim=1)
 
-    def image_parameters(self) -> list[nn.Parameter]:
-        "Trainable parameters other than the temporal layers (stage 1)."
-        tp = {id(p) for p in self.temporal.parameters()}
-        return [p for p in self.parameters() if p.requires_grad and id(p) not in tp]
+@patch
+def reference_from_latents(self: VividPortraitsModel, z_ref: torch.Tensor,       # B x C x h x w (the foreground's latent when fgbg)
+                           rgb: torch.Tensor,               # B x 3 x H x W in [-1, 1] for the image tokens
+                           bg: torch.Tensor | None = None   # B x (C+1) x h x w (fgbg only)
+                          ) -> RefFeatures:
+    "Run the image encoder and the ReferenceNet (at t = 0) on prepared inputs."
+    tokens = self.image_encoder(rgb)
+    bank = ReferenceBank(self._stop_after)
+    if self.refnet is not None:
+        t0 = torch.zeros(z_ref.shape[0], dtype=torch.long, device=z_ref.device)
+        try: self.refnet(z_ref, t0, encoder_hidden_states=tokens, cross_attention_kwargs={"ref_record": bank})
+        except _ReferenceDone: pass
+    return RefFeatures(dict(bank), tokens, bg)
 
-    def count_parameters(self) -> dict[str, int]:
-        "Parameter counts per part, the total and the trainable count."
-        def n(m): return 0 if m is None else sum(p.numel() for p in m.parameters())
-        tp = {id(p) for p in self.temporal.parameters()}
-        unet = sum(p.numel() for p in self.unet.parameters() if id(p) not in tp)
-        return {"unet": unet, "reference_net": n(self.refnet), "guider": n(self.guider),
-                "image_encoder": n(self.image_encoder), "temporal": n(self.temporal), "vae": n(self.vae),
-                "total": n(self), "trainable": sum(p.numel() for p in self.parameters() if p.requires_grad)}
+@patch
+def reference(self: VividPortraitsModel, ref_rgb: torch.Tensor,           # B x 3 x H x W in [-1, 1]
+              ref_mask: torch.Tensor | None = None   # B x 1 x H x W in [0, 1] (person = 1); required when fgbg
+             ) -> RefFeatures:
+    "Everything the denoiser needs from B reference portraits; compute once per reference, reuse for all frames."
+    z_ref, rgb, bg = self.encode_reference(ref_rgb, ref_mask)
+    return self.reference_from_latents(z_ref, rgb, bg)
+
+# %% ../nbs/08_model.ipynb #d60c52f0
+@patch
+def forward(self: VividPortraitsModel, z_t: torch.Tensor,               # (B F) x C x h x w noisy latents, frames of a clip consecutive
+            t: torch.Tensor | int,                 # (B F,) or (B,) timesteps, or a scalar
+            cond: torch.Tensor,                    # (B F) x Cc x H x W motion condition (motion.build_condition)
+            ref: RefFeatures | None = None,        # from `reference`; None = unconditional (classifier-free guidance)
+            num_frames: int = 1,                   # F, frames per clip (temporal layers attend across them)
+            drop: torch.Tensor | None = None       # (B,) or (B F,) bool: True drops that sample's reference
+           ) -> torch.Tensor:                      # (B F) x C x h x w prediction (epsilon or v, see `diffusion`)
+    "Predict the diffusion target for `z_t` given the motion condition and the reference."
+    cfg = self.config
+    C, h, w = cfg.latent_channels, *z_t.shape[-2:]
+    if z_t.ndim != 4 or z_t.shape[1] != C: raise ValueError(f"z_t: expected (B F) x {C} x h x w, got {tuple(z_t.shape)}")
+    bf = z_t.shape[0]
+    if num_frames < 1 or bf % num_frames: raise ValueError(f"num_frames: {num_frames} does not divide the batch {bf}")
+    # without temporal layers (cfg.temporal=False) the frames of a clip are denoised independently
+    want = (bf, cfg.cond_channels, h * cfg.downscale, w * cfg.downscale)
+    if tuple(cond.shape) != want: raise ValueError(f"cond: expected {want} for motion={cfg.motion!r}, got {tuple(cond.shape)}")
+    dev, dt = z_t.device, z_t.dtype
+    kwargs = {}
+    if ref is None:
+        tokens = torch.zeros(bf, self.n_tokens, cfg.cross_attention_dim, device=dev, dtype=dt)
+        bg = torch.zeros(bf, C + 1, h, w, device=dev, dtype=dt) if cfg.fgbg else None
+    else:
+        ref = ref.expand_to(bf, num_frames)
+        tokens, bg = ref.tokens, ref.bg
+        if cfg.fgbg and bg is None: raise ValueError("ref: fgbg=True but the RefFeatures carry no background")
+        keep = None
+        if drop is not None:
+            drop = drop.to(device=dev, dtype=torch.bool).reshape(-1)
+            if drop.shape[0] != bf:
+                if drop.shape[0] * num_frames != bf:
+                    raise ValueError(f"drop: expected {bf} or {bf // num_frames} flags, got {drop.shape[0]}")
+                drop = drop.repeat_interleave(num_frames)
+            keep = ~drop
+            tokens = tokens * keep[:, None, None].to(tokens.dtype)
+            if bg is not None: bg = bg * keep[:, None, None, None].to(bg.dtype)
+        if ref.bank:
+            kwargs = {"ref_bank": ref.bank}
+            if keep is not None and not bool(keep.all()): kwargs["ref_keep"] = keep
+    x = z_t if bg is None else torch.cat([z_t, bg.to(dt)], dim=1)
+    if not torch.is_tensor(t) or t.ndim == 0: t = torch.full((bf,), int(t), device=dev, dtype=torch.long)
+    elif t.shape[0] * num_frames == bf and num_frames > 1: t = t.repeat_interleave(num_frames)  # one t per clip
+    if t.shape != (bf,): raise ValueError(f"t: expected a scalar, ({bf},) or ({bf // num_frames},) timesteps, got {tuple(t.shape)}")
+    self._guide, self._num_frames = self.guider(cond.to(dt)), num_frames
+    try:
+        return self.unet(x, t, encoder_hidden_states=tokens.to(dt), cross_attention_kwargs=kwargs or None,
+                         return_dict=False)[0]
+    finally:
+        self._guide = None
+
+# %% ../nbs/08_model.ipynb #bed2a752
+@patch
+def temporal_parameters(self: VividPortraitsModel) -> list[nn.Parameter]:
+    "Parameters of the temporal layers (stage 2 trains only these)."
+    return list(self.temporal.parameters())
+
+@patch
+def image_parameters(self: VividPortraitsModel) -> list[nn.Parameter]:
+    "Trainable parameters other than the temporal layers (stage 1)."
+    tp = {id(p) for p in self.temporal.parameters()}
+    return [p for p in self.parameters() if p.requires_grad and id(p) not in tp]
+
+@patch
+def count_parameters(self: VividPortraitsModel) -> dict[str, int]:
+    "Parameter counts per part, the total and the trainable count."
+    def n(m): return 0 if m is None else sum(p.numel() for p in m.parameters())
+    tp = {id(p) for p in self.temporal.parameters()}
+    unet = sum(p.numel() for p in self.unet.parameters() if id(p) not in tp)
+    return {"unet": unet, "reference_net": n(self.refnet), "guider": n(self.guider),
+            "image_encoder": n(self.image_encoder), "temporal": n(self.temporal), "vae": n(self.vae),
+            "total": n(self), "trainable": sum(p.numel() for p in self.parameters() if p.requires_grad)}
 
 # %% ../nbs/08_model.ipynb #06379200
 def model_summary(config: ModelConfig,   # e.g. get_preset("sd15")
