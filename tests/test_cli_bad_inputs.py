@@ -448,3 +448,20 @@ def test_rejected_command_leaves_no_folder(tmp_path, run4, data16):
            tmp_path/"new"/"deep"/"o.mp4", "--parser", "synth", "--segmenter", "synth", "--steps", 1)
     rejected("6 animate rejected after its folder was made: removed", r, "animate", "no face", fast=False)
     assert not (tmp_path/"new").exists()
+
+
+def test_ray_sigterm_while_starting(tmp_path):
+    "SIGTERM while the grid starts a local Ray (minutes on a loaded machine): exit 130 with one line, not 15 or a hang."
+    pytest.importorskip("ray")
+    p = subprocess.Popen([str(BIN/"vividportraits"), "ablate", "--preset", "smoke", "--executor", "ray", "--kind", "inprocess",
+                          "--variants", "baseline", "--out", str(tmp_path/"g")], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=ENV)
+    t0 = time.time()   # the status file is written just before Ray starts
+    while time.time() - t0 < 120 and p.poll() is None and not (tmp_path/"g"/"grid_status.json").exists(): time.sleep(0.2)
+    time.sleep(2)
+    t = time.perf_counter(); p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=300)
+    assert p.returncode == 130, (p.returncode, err[-2000:])
+    line = next(l for l in err.splitlines() if l.startswith("vividportraits ablate:"))
+    assert "Traceback" not in err, err[-3000:]
+    print(f"\n| 6 ablate --executor ray, SIGTERM while Ray starts | 130 | {time.perf_counter() - t:.2f} (after the signal) | {line[:160]} |")

@@ -395,8 +395,10 @@ def run_grid(grid: str = "paper",           # grid name (see config.GRIDS)
         + (f"; {len(changed)} made with other settings set aside in {out/'_replaced'}" if changed else ""), flush=True)
     if not todo: return results
 
-    stop = []
-    def on_signal(signum, frame): stop.append(signum)
+    stop, starting = [], [True]
+    def on_signal(signum, frame):
+        stop.append(signum)
+        if starting[0]: raise KeyboardInterrupt   # while Ray starts (it can take minutes): stop now, no job has started
     main = threading.current_thread() is threading.main_thread()
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)} if main else {}
     ex, started = None, {}
@@ -404,6 +406,7 @@ def run_grid(grid: str = "paper",           # grid name (see config.GRIDS)
         ex = RayExecutor(address, num_cpus, num_gpus) if executor == "ray" else ProcessExecutor()
         if main:   # ray.init installs a SIGTERM handler that exits 15: ours again, so SIGTERM stops the grid as Ctrl-C does
             for s in old: signal.signal(s, on_signal)
+        starting[0] = False
         pending = list(todo)
         while (pending or ex.running()) and not stop:
             while pending and len(ex.running()) < workers and not stop:
@@ -425,6 +428,9 @@ def run_grid(grid: str = "paper",           # grid name (see config.GRIDS)
             results.update(recs); update_status(status_path, recs)
     finally:
         if ex is not None: ex.close()
+        elif executor == "ray" and "ray" in sys.modules:   # interrupted while Ray started: what it started goes too
+            try: sys.modules["ray"].shutdown()
+            except Exception: pass
         for s, h in old.items(): signal.signal(s, h)
     if stop:
         raise GridInterrupted(stop[0], status_path, [k for k, r in results.items() if r["status"] == "ok"],
