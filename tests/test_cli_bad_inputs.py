@@ -1,7 +1,8 @@
 """Issue 27, one test per case: outputs never overwrite inputs, a grid never reports old runs under a new label, and
 every bad input exits 2 with one line `vividportraits CMD: error: --option: ...`, before the heavy imports and before
 any output is created. Run with `-s` to see one `| case | exit | seconds | first line |` row per case (the seconds
-include Python's start; on 2 loaded cores a rejected command takes well under 3 s).
+include Python's start) and the CPU seconds the command used: a rejected command uses well under 3 CPU seconds, which
+stays true on a loaded machine, where wall time does not; importing torch alone costs 2-5).
 
 Runs as root in CI, where mode bits do not stop writes: an unwritable place is a path under a FILE."""
 import json
@@ -21,7 +22,7 @@ BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 ENV.pop("VIVIDPORTRAITS_DEBUG", None)
-FAST = 10.0   # seconds: the bound each rejected command is held to here (a loaded CI machine); the table shows the real ones
+FAST = 3.0   # CPU seconds a rejected command may use (its wall time on 2 idle cores is about the same; the table shows both)
 # the micro tiny preset of tests/test_train.py, as command-line overrides (16 px frames)
 MICRO = ["image_size=16", "block_out_channels=(8,16,16)", "norm_num_groups=4", "cross_attention_dim=16",
          "image_encoder_width=8", "guider_channels=(8,16)"]
@@ -29,11 +30,16 @@ MICRO_ARGS = [a for o in MICRO for a in ("--model-override", o)]
 TRAIN_FAST = ["--batch-size", "2", "--sample-every", "-1", "--no-progress", "--no-tensorboard", "--no-fgbg"]
 
 
+def _cpu() -> float:
+    import resource
+    u = resource.getrusage(resource.RUSAGE_CHILDREN); return u.ru_utime + u.ru_stime
+
+
 def vp(*args, env=None, timeout=600, cwd=None):
-    t = time.perf_counter()
+    t, c = time.perf_counter(), _cpu()
     r = subprocess.run([str(BIN/"vividportraits"), *map(str, args)], capture_output=True, text=True, timeout=timeout,
                        env={**ENV, **(env or {})}, cwd=cwd)
-    r.seconds = time.perf_counter() - t
+    r.seconds, r.cpu = time.perf_counter() - t, _cpu() - c
     return r
 
 
@@ -45,8 +51,8 @@ def rejected(case, r, cmd, *names, code=2, fast=True, last=False):
     assert lines and lines[0].startswith(f"vividportraits {cmd}: error: "), (r.returncode, r.stderr[-3000:], r.stdout[-500:])
     assert r.returncode == code, (r.returncode, r.stderr[-2000:])
     for n in names: assert str(n) in lines[0], (n, lines[0])
-    print(f"\n| {case} | {r.returncode} | {r.seconds:.2f} | {lines[0][:220]} |")
-    if fast: assert r.seconds < FAST, r.seconds
+    print(f"\n| {case} | {r.returncode} | {r.seconds:.2f} | {r.cpu:.2f} | {lines[0][:220]} |")
+    if fast: assert r.cpu < FAST, (r.cpu, r.seconds)
     return lines[0]
 
 
@@ -390,13 +396,13 @@ def test_no_heavy_import(argv):
     code = ("import sys\nfrom vividportraits.cli import main\ntry: rc = main(sys.argv[1:])\nexcept SystemExit as e: rc = e.code\n"
             "heavy = sorted(m for m in ('torch', 'diffusers', 'mediapipe', 'accelerate') if m in sys.modules)\n"
             "print('HEAVY', heavy, 'RC', rc)")
-    t = time.perf_counter()
+    t, c = time.perf_counter(), _cpu()
     r = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, env=ENV, timeout=120)
-    secs = time.perf_counter() - t
+    secs, cpu = time.perf_counter() - t, _cpu() - c
     assert "HEAVY [] RC" in r.stdout, (r.stdout[-500:], r.stderr[-1500:])
-    print(f"\n| 6 vividportraits {' '.join(argv)} | {r.stdout.split('RC')[-1].strip()} | {secs:.2f} | "
+    print(f"\n| 6 vividportraits {' '.join(argv)} | {r.stdout.split('RC')[-1].strip()} | {secs:.2f} | {cpu:.2f} | "
           f"{(r.stderr.strip().splitlines() or r.stdout.strip().splitlines() or [''])[0][:160]} |")
-    assert secs < FAST
+    assert cpu < FAST
 
 
 def test_ray_unreachable_address(tmp_path):
