@@ -24,11 +24,11 @@ DEFAULT_RANGE_TEXT = "[{:g},{:g}]".format(*DEFAULT_SCALE_RANGE)  # the baseline'
 # %% auto #0
 __all__ = ['DEFAULT_RANGE_TEXT', 'B_DEFAULT', 'BOOT_SEED', 'Z_975', 'Z_80', 'METRICS', 'VALIDATION_NOT_USED',
            'REPORTED_DIRECTIONS', 'QUESTION_TEXT', 'QUESTIONS', 'STUDY_SEEDS', 'OLD_PROTOCOL_RENAMES',
-           'MIN_LONG_FRAMES', 'Q5_EVIDENCE', 'STUDY_Q5', 'ANCHORS', 'ANCHOR_REFERENCE', 'UNDIRECTED', 'RECORD_KEYS',
-           'TABLE_COLUMNS', 'DESCRIPTIVE', 'README_MARKERS', 'VERDICT_COLOURS', 'SCALE_VARIANTS', 'Metric',
-           'verdict_allowed', 'direction', 'Contrast', 'hierarchical_bootstrap', 'seed_mean', 'interval', 'verdict',
-           'clip_records', 'paired_differences', 'temporal_precondition', 'strategies_identical', 'q5_reason',
-           'anchor_check', 'verdict_table', 'protocol_markdown', 'study_protocol_doc', 'reference_records',
+           'MIN_LONG_FRAMES', 'Q5_EVIDENCE', 'STUDY_Q5', 'ANCHORS', 'ANCHOR_REFERENCE', 'PLACEBO_METRICS', 'UNDIRECTED',
+           'RECORD_KEYS', 'TABLE_COLUMNS', 'DESCRIPTIVE', 'README_MARKERS', 'VERDICT_COLOURS', 'SCALE_VARIANTS',
+           'Metric', 'verdict_allowed', 'direction', 'Contrast', 'hierarchical_bootstrap', 'seed_mean', 'interval',
+           'verdict', 'clip_records', 'paired_differences', 'temporal_precondition', 'strategies_identical',
+           'q5_reason', 'anchor_check', 'verdict_table', 'protocol_markdown', 'study_protocol_doc', 'reference_records',
            'reference_anchors', 'anchors_markdown', 'verdict_markdown', 'findings_markdown', 'readme_block',
            'replace_block', 'update_readme', 'forest_plot', 'scale_width', 'tradeoff_table', 'tradeoff_plot']
 
@@ -88,10 +88,13 @@ def verdict_allowed(metric: str  # a key of METRICS
     return all((m.validation_key, cf) not in VALIDATION_NOT_USED for cf in m.judges)
 
 REPORTED_DIRECTIONS = {"ssim": +1, "id_face": +1, "gaze_sim": +1, "temporal_err": -1, "seam": -1, "id_sim": +1,
-                       "id_sim_driver": -1, "expr_sim": +1, "expr_corr": +1, "expr_dist": -1, "expr_procrustes": -1}
+                       "id_sim_driver": -1, "expr_sim": +1, "expr_corr": +1, "expr_dist": -1, "expr_procrustes": -1,
+                       "expr_corr_carried": +1, "expr_corr_placebo": -1, "expr_sim_placebo": -1}
 """Which way is better (+1 higher, -1 lower) for the per-clip metrics no contrast takes a verdict on: the protocol's
 others and the old protocol's. With the directions in `METRICS`, the kit's one definition of them (`direction`; the
-report's arrows and bold-best read it)."""
+report's arrows and bold-best read it). The expression placebo (`expr_*_placebo`: the output against another clip's
+driver) is a control: lower means less like a track the output was never given, and the references table shows it
+without a direction (`UNDIRECTED`)."""
 
 def direction(metric: str  # a key of METRICS or REPORTED_DIRECTIONS
              ) -> int:     # +1: higher is better, -1: lower is better
@@ -435,8 +438,10 @@ def study_protocol_doc() -> str:
 # %% ../nbs/13c_stats.ipynb #62eb6172
 ANCHOR_REFERENCE = "copied_source"
 "The trivial reference the baseline must beat before the study's verdicts are read as claims about the method."
-UNDIRECTED = {"self": ("id_app_driver", "id_face_driver")}
-"Metrics with no better direction in a protocol: in self-reenactment the driver is the source's own clip."
+PLACEBO_METRICS = ("expr_corr_placebo", "expr_sim_placebo")
+"The expression placebo's columns (the output against another clip's driver): controls, with no better direction."
+UNDIRECTED = {"self": ("id_app_driver", "id_face_driver", *PLACEBO_METRICS), "cross": PLACEBO_METRICS}
+"Metrics with no better direction in a protocol: in self-reenactment the driver is the source's own clip; the placebo anywhere."
 RECORD_KEYS = ("clip", "kind", "protocol", "source", "driver", "system", "frames", "clip_key", "variant", "seed",
                "preset", "seconds", "run", "dirty")
 "`clip_records` columns that say which clip, run or system a row is, not how it scored."
@@ -716,7 +721,7 @@ def forest_plot(t: pd.DataFrame):   # verdict_table output
     import matplotlib.pyplot as plt
     t = t[np.isfinite(t["ci_low"])].iloc[::-1]
     if not len(t): return None
-    sign = np.array([METRICS[m].direction for m in t.metric]); scale = sign / t["margin"].values
+    sign = np.array([direction(m) for m in t.metric]); scale = sign / t["margin"].values  # any metric with a direction (v2's too)
     mid, a, b = t["difference"].values * scale, t["ci_low"].values * scale, t["ci_high"].values * scale
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     fig, ax = plt.subplots(figsize=(8, 0.32 * len(t) + 1.2))
