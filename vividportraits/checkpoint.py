@@ -254,6 +254,7 @@ def export_base(path: str | os.PathLike,      # a stage-0 (image prior) run fold
     out = Path(out); tmp = out.parent/f".tmp-{out.name}"
     shutil.rmtree(tmp, ignore_errors=True)
     model.unet.to(dtype).save_pretrained(tmp/"unet", safe_serialization=True)
+    for f in (tmp/"unet").iterdir(): share_file(f)   # safetensors writes 0600; package data must be readable by all
     w = tmp/"unet"/"diffusion_pytorch_model.safetensors"
     save_json({"format": "vividportraits-base", "version": 1, "name": out.name, "weights": "unet/diffusion_pytorch_model.safetensors",
                "sha256": _sha256(w), "bytes": w.stat().st_size, "dtype": str(dtype).replace("torch.", ""),

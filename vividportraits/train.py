@@ -453,13 +453,15 @@ def train_base(name: str,                            # the base to train: a key 
     out = Path(out) if out is not None else Path("runs")/"base"/name
     cfg = TrainConfig(**{**BASES[name], "stage": 0, "out": str(out), "max_minutes": max_minutes, "progress": progress,
                          "sample_every": -1, "tensorboard": False, **overrides}).validate()
-    t0, started = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    t0, started, sha = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), git_sha()  # the code it runs
     prev = latest_checkpoint(out); step0 = 0 if prev is None else int(checkpoint_state(prev)["step"])
-    ck = train(cfg)
-    parts = (load_json(out/"parts.json") if (out/"parts.json").exists() else []) + [
-        {"started": started, "seconds": round(time.perf_counter() - t0, 1), "steps": [step0, int(checkpoint_state(ck)["step"])],
-         "git_sha": git_sha(), "hardware": hardware()}]
-    save_json(parts, out/"parts.json")
+    parts = load_json(out/"parts.json") if (out/"parts.json").exists() else []
+    ck = prev
+    if step0 < cfg.steps:   # a finished run is only exported again
+        ck = train(cfg)
+        parts.append({"started": started, "seconds": round(time.perf_counter() - t0, 1),
+                      "steps": [step0, int(checkpoint_state(ck)["step"])], "git_sha": sha, "hardware": hardware()})
+        save_json(parts, out/"parts.json")
     if int(checkpoint_state(ck)["step"]) < cfg.steps: return None
     dest = BASES_DIR/name if ship else out/"base"
     return export_base(ck, dest, record={"name": name, "command": f"vividportraits train-base {name}" + (" --ship" if ship else ""),
