@@ -20,7 +20,8 @@ from .core import atomic_write, git_sha, hardware, load_json, save_json
 
 # %% auto #0
 __all__ = ['CANDIDATES', 'CURVE_STEPS', 'CURVE_METRICS', 'CURVE_REFERENCES', 'BAR', 'learning_curve', 'read_curves',
-           'curve_table', 'curve_plot', 'base_samples', 'expression_tracks', 'track_plot', 'quality_bar']
+           'curve_table', 'curve_plot', 'base_samples', 'expression_tracks', 'track_plot', 'sample_track',
+           'quality_bar']
 
 # %% ../nbs/13d_recipe.ipynb #761c3757
 CANDIDATES = {
@@ -76,6 +77,10 @@ def learning_curve(name: str,                          # the candidate's name (a
         fig = X.show_samples(ev)
         with atomic_write(res/"samples.png") as f: fig.savefig(f, format="png", dpi=72)
         import matplotlib.pyplot as plt; plt.close(fig)
+        fig = sample_track(ev, title=f"{name}, step {s}: jaw_open along one held-out cross clip")
+        if fig is not None:
+            with atomic_write(res/"track.png") as f: fig.savefig(f, format="png", dpi=72)
+            plt.close(fig)
         log = [e for e in log if e["step"] != s] + [
             {"step": s, "train_seconds": round(t1 - t0, 1), "evaluate_seconds": round(t2 - t1, 1),
              "steps_per_s": r.get("steps_per_s"), "git_sha": git_sha(), "hardware": hardware()}]
@@ -196,6 +201,21 @@ def track_plot(tracks: pd.DataFrame, factor: str = "jaw_open", title: str = ""):
     ax.set_xlabel("frame"); ax.set_ylabel(f"{factor} (read, standardised)"); ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8, frameon=False); fig.tight_layout()
     return fig
+
+def sample_track(ev: Mapping,                   # `experiment.evaluate_variant`'s result (its `samples` hold whole clips)
+                 evaluator=None,                # the synth evaluator (None: the shipped one)
+                 factor: str = "jaw_open",
+                 title: str = ""):
+    "`track_plot` of the driver, the output and the ground truth along the first cross clip of `ev`'s samples (None if none)."
+    cross = [c for c in ev["samples"] if c["kind"] == "cross" and c.get("target") is not None]
+    if not cross: return None
+    if evaluator is None:
+        from vividportraits import synth
+        from vividportraits.evaluators import load_synth_evaluator
+        evaluator = load_synth_evaluator(renderer_version=synth.renderer_version())
+    c = cross[0]
+    tr = expression_tracks({"driver": c["driver"], "output": c["pred"], "ground_truth": c["target"]}, evaluator, factor)
+    return track_plot(tr, factor, title)
 
 # %% ../nbs/13d_recipe.ipynb #70dd9270
 BAR = {("cross", "expr_sim_carried"): "wins", ("cross", "psnr"): "wins", ("cross", "lpips"): "wins",
