@@ -31,9 +31,9 @@ from .core import (ASSETS, EXTRAS, InputError, MissingExtraError, RunFailed, cac
 # checks, so `vividportraits --help`, `--version` and every rejected input answer in about a second.
 
 # %% auto #0
-__all__ = ['EXIT_CODES', 'COMMANDS', 'add_options', 'check_out_folder', 'check_out_file', 'check_exists', 'check_seed',
-           'check_fps', 'parse_int_list', 'check_device', 'check_extra', 'check_dataset', 'check_notebook',
-           'check_frames', 'Command', 'build_parser', 'main']
+__all__ = ['EXIT_CODES', 'TEMPLATES', 'COMMANDS', 'add_options', 'check_out_folder', 'check_out_file', 'check_exists',
+           'check_seed', 'check_fps', 'parse_int_list', 'check_device', 'check_extra', 'check_dataset',
+           'check_notebook', 'check_frames', 'template_path', 'Command', 'build_parser', 'main']
 
 # %% ../nbs/14_cli.ipynb #f09572ba
 EXIT_CODES = {0: "done", 1: "failed (e.g. some clips of `prepare` or some grid variants failed; an unexpected error)",
@@ -249,12 +249,31 @@ def _cmd_fetch_weights(*names: str  # asset names (default: all)
         print(f"{name}: {fetch_asset(name)}")
     return 0
 
+TEMPLATES = Path(__file__).parent/"templates" if "__file__" in globals() else Path.cwd().parent/"vividportraits"/"templates"
+"The papermill templates shipped in the package (copies of nbs/ablate.ipynb and nbs/report.ipynb, package data)."
+
+def template_path(name: Literal["ablate", "report"] = "ablate"  # which papermill template
+                 ) -> Path:
+    """A papermill template: `nbs/NAME.ipynb` of the source checkout this package runs from (editable install), else
+    the copy shipped in the package (`vividportraits/templates/`, as a wheel installs it); `InputError` when neither."""
+    pkg = TEMPLATES.parent
+    for p in (pkg.parent/"nbs"/f"{name}.ipynb", TEMPLATES/f"{name}.ipynb"):
+        if p.is_file(): return p
+    raise InputError(f"--template: the {name} notebook is neither in {pkg.parent/'nbs'} (a source checkout) nor in "
+                     f"{TEMPLATES} (an installed package); expected --template PATH to an ablation notebook, "
+                     "or a reinstall of the kit from a clone or a wheel built from it")
+
+def _needs_template(executor, kind) -> bool:
+    "Whether an ablation grid runs its jobs through papermill (the default kind)."
+    return "inprocess" not in (executor, kind)
+
 def _check_ablate(grid, preset, seeds, out, workers, executor, kind, address, template, variants, data, replace_changed):
     if grid not in GRIDS: raise InputError(f"--grid: expected one of {sorted(GRIDS)}, got {grid!r}")
     check_number(seeds, "--seeds", int, 1); check_number(workers, "--workers", int, 1)
     if address is not None and executor != "ray": raise InputError(f"--address: only used with --executor ray (got {executor})")
     if executor == "ray": check_extra("ray", "--executor ray", "cluster")
     if template is not None: check_notebook(template)
+    elif _needs_template(executor, kind): template_path("ablate")
     if data != "synth": check_dataset(data)
     else: cache_dir(check=True)   # the synthetic data is rendered into the cache
     check_out_folder(out, "--out", {"--data": None if data == "synth" else data})
@@ -272,7 +291,7 @@ def _cmd_ablate(grid: str = "paper",                              # grid name (c
                 executor: Literal["process", "ray", "papermill", "inprocess"] = "process",  # process: a worker process per run on this machine; ray: a Ray task per run (pip install 'vividportraits[cluster]'); papermill/inprocess: process with that --kind
                 kind: Literal["papermill", "inprocess"] | None = None,  # papermill (None): executed notebook per run; inprocess: same code without a Jupyter kernel
                 address: str | None = None,                       # Ray cluster address for --executor ray ('auto', HOST:6379 or ray://HOST:10001; None: a local Ray)
-                template: str | None = None,                      # ablation notebook (None: nbs/ablate.ipynb of this checkout)
+                template: str | None = None,                      # ablation notebook (None: nbs/ablate.ipynb of this checkout, else the one shipped in the package)
                 variants: list[str] | None = None,                # run only these variants (names as in the table)
                 data: str = "synth",                              # 'synth' or a prepared dataset folder
                 replace_changed: bool = False                     # rerun finished runs made with other settings (preset values, data, factors) than these; the old ones are kept under OUT/_replaced/
@@ -280,6 +299,7 @@ def _cmd_ablate(grid: str = "paper",                              # grid name (c
     "run or resume an ablation grid (train, evaluate, plot each variant); 130 when SIGINT/SIGTERM stopped it"
     import shlex
     from vividportraits.grid import GridInterrupted, run_grid
+    if template is None and _needs_template(executor, kind): template = str(template_path("ablate"))
     try:
         recs = run_grid(grid=grid, preset=preset, seeds=seeds, out=out, workers=workers, executor=executor, kind=kind,
                         template=template, variants=variants or None, data=data, address=address,
@@ -298,20 +318,19 @@ def _cmd_ablate(grid: str = "paper",                              # grid name (c
 
 def _check_demo(out, preset, seed, template):
     check_seed(seed); cache_dir(check=True)
-    if template is not None: check_notebook(template)
+    check_notebook(template) if template is not None else template_path("ablate")
     check_out_folder(out, "--out", {"--template": template})
     return [out]
 
 def _cmd_demo(out: str = "runs/demo",                                # where the executed notebook and results go
               preset: Literal[tuple(EXPERIMENT_PRESETS)] = "smoke",  # experiment preset
               seed: int = 0,                                         # seed of the run
-              template: str | None = None                            # ablation notebook (None: nbs/ablate.ipynb of this checkout)
+              template: str | None = None                            # ablation notebook (None: nbs/ablate.ipynb of this checkout, else the one shipped in the package)
              ) -> int:
     "the main job on the embedded default: the smoke ablation through papermill"
     import papermill as pm
-    from vividportraits.experiment import default_template
     out = Path(out).resolve(); out.mkdir(parents=True, exist_ok=True)
-    tpl = Path(template) if template else default_template()
+    tpl = Path(template) if template else template_path("ablate")
     nb = out/"ablate.ipynb"
     print(f"running {tpl} (preset {preset}) -> {nb}")
     pm.execute_notebook(str(tpl), str(nb), parameters={"preset": preset, "run_dir": str(out), "seed": seed},
@@ -404,6 +423,12 @@ def _check_evaluate(pred, target, source, driver, backend, max_frames, boundarie
     for opt, v in ins.items():
         if v is not None: check_exists(v, opt)
     if arcface_model is not None: check_extra("onnxruntime", "--arcface-model")
+    if backend == "real" and (source is not None or driver is not None):   # the faces extra's scorers, before any import
+        if arcface_model is None:
+            for mod in ("dlib", "face_recognition_models"): check_extra(mod, "--backend real (identity, dlib)", "faces")
+        if driver is not None:
+            mod = "face_alignment" if landmarker == "fan" else "mediapipe"
+            check_extra(mod, f"--backend real (expression landmarks, {landmarker or 'mediapipe'})", "faces")
     if out is not None: check_out_file(out, "--out", inputs=ins, replaces=("inputs", "backend"), what="a metrics file of `evaluate`")
     for opt in ("--pred", "--target", "--driver", "--source"):   # each opens and decodes
         if ins[opt] is not None: check_frames(ins[opt], opt)
@@ -607,7 +632,14 @@ def _cmd_train(model_override: typing.Sequence[str] = (),  # ModelConfig fields 
         ck = (_peek_state(cfg.out) or (None,))[0]
         raise InputError(f"--out {cfg.out}: a damaged or truncated .safetensors file in the checkpoint {ck} ({e}); "
                          "expected a complete checkpoint (delete that checkpoint folder to resume from an older one)") from None
-    if int(os.environ.get("RANK", "0")) == 0: print(f"checkpoint: {res}")  # one line, not one per data-parallel process
+    if int(os.environ.get("RANK", "0")) == 0:   # one line, not one per data-parallel process
+        print(f"checkpoint: {res}")
+        try: rec = json.loads((Path(cfg.out)/"results.json").read_text())
+        except (OSError, ValueError): rec = {}
+        if rec.get("stopped_early"):   # --max-minutes: say so, and where the run stands
+            step = (rec.get("metrics") or {}).get("steps_done")
+            print(f"vividportraits train: stopped by --max-minutes {cfg.max_minutes:g} at step {step} of --steps "
+                  f"{cfg.steps} (checkpoint {res}); rerun the same command to resume", file=sys.stderr)
     return 0
 
 def _cmd_train_base(**kw) -> int:   # the options are `train.train_base`'s parameters
@@ -732,8 +764,13 @@ def _new_folders(paths) -> list[Path]:
     return sorted(set(new), key=lambda q: len(q.parts), reverse=True)
 
 def _remove_empty(folders: list[Path]):
-    "Remove those of `folders` that exist and are empty (what a rejected command made), deepest first."
+    """Remove those of `folders` that exist and hold no file (what a rejected, failed or interrupted command made), with
+    the empty folders inside them, deepest first; a folder with any file in it stays (a failed notebook, a manifest)."""
     for f in folders:
+        if f.is_dir() and not f.is_symlink():
+            for d, _, _ in sorted(os.walk(f), key=lambda w: len(Path(w[0]).parts), reverse=True):
+                try: Path(d).rmdir()
+                except OSError: pass   # not empty
         try: f.rmdir()
         except OSError: pass   # not empty, or gone
 
@@ -762,8 +799,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         outs = check(*pos, **kw) if check is not None else ()   # every check before any heavy import or output
         made = _new_folders(outs)
-        return int(func(*pos, **kw) or 0)
+        rc = int(func(*pos, **kw) or 0)
+        if rc != 0: _remove_empty(made)   # a failed command leaves no empty output folder behind
+        return rc
     except KeyboardInterrupt:
+        _remove_empty(made)
         print(f"vividportraits {cmd}: interrupted; nothing was left half-written (rerun the same command to resume "
               "where the command supports it)", file=sys.stderr)
         return 130
@@ -771,8 +811,8 @@ def main(argv: list[str] | None = None) -> int:
         msg = " ".join(str(e).split()) or type(e).__name__
         if os.environ.get("VIVIDPORTRAITS_DEBUG", "0") not in ("", "0"):
             import traceback; traceback.print_exc()
+        _remove_empty(made)
         if _input_error(e):
-            _remove_empty(made)
             opts = {a.dest for a in p._subparsers._group_actions[0].choices[cmd]._actions if a.option_strings}
             print(f"vividportraits {cmd}: error: {_as_option(msg, opts)}", file=sys.stderr); return 2
         if isinstance(e, RunFailed):   # a run that stopped for a stated reason: that line, no "unexpected"

@@ -1,0 +1,125 @@
+"""Issue 26, point 5: promises of the CLI, one test each. An unknown option names its subcommand; `evaluate --backend
+real` without the faces extra names the extra (before any import); `train` stopped by `--max-minutes` says the step
+reached, the target and that a rerun resumes; a failed or interrupted `demo`, `ablate` or `prepare` leaves no empty
+output folder. Run with `-s` for one `| case | exit | seconds | line |` row per case."""
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from test_cli_bad_inputs import ENV, MICRO_ARGS, TRAIN_FAST, rejected, vp
+
+PY = sys.executable
+
+
+def py_main(args, pre="", cwd=None, timeout=600):
+    "`vividportraits ARGS` run by `main` in a fresh Python after the statements `pre` (to simulate a missing package or a failure)."
+    code = f"import sys\n{pre}\nfrom vividportraits.cli import main\nsys.exit(main({[str(a) for a in args]!r}))"
+    t = time.perf_counter()
+    r = subprocess.run([PY, "-c", code], capture_output=True, text=True, env=ENV, cwd=cwd, timeout=timeout)
+    r.seconds, r.cpu = time.perf_counter() - t, 0.0
+    return r
+
+
+REQUIRED = {"evaluate": ["--pred", "p.mp4"], "prepare": ["src", "out"],   # (argparse names missing required ones first)
+            "animate": ["--checkpoint", "c", "--source", "s.png", "--driver", "d.mp4", "--out", "o.mp4"]}
+
+
+@pytest.mark.parametrize("cmd", ["train", "evaluate", "demo", "ablate", "prepare", "animate"])
+def test_unknown_option_names_the_subcommand(cmd, tmp_path):
+    r = vp(cmd, *REQUIRED.get(cmd, []), "--no-such-option", "1", cwd=tmp_path)
+    rejected(f"5 {cmd} --no-such-option", r, cmd, "unrecognized arguments: --no-such-option", f"vividportraits {cmd} --help")
+
+
+def test_unknown_option_before_the_subcommand():
+    r = vp("--no-such-option")
+    line = r.stderr.strip().splitlines()[0]
+    assert r.returncode == 2 and line.startswith("vividportraits: error: unrecognized arguments: --no-such-option"), r.stderr
+    print(f"\n| 5 --no-such-option (no subcommand) | 2 | {r.seconds:.2f} | {line} |")
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    "A short video and a photo (any pixels: the check comes first)."
+    import imageio.v2 as iio
+    from vividportraits.core import write_video
+    d = tmp_path_factory.mktemp("pair"); rng = np.random.default_rng(0)
+    write_video(rng.integers(0, 255, (4, 32, 32, 3), dtype=np.uint8), d/"drv.mp4", fps=4)
+    iio.imwrite(d/"face.png", rng.integers(0, 255, (32, 32, 3), dtype=np.uint8))
+    return d
+
+
+@pytest.mark.parametrize("missing,args,names", [
+    ("dlib", ["--source", "face.png"], ["dlib", "identity"]),
+    ("mediapipe", ["--driver", "drv.mp4"], ["mediapipe", "expression"]),
+    ("face_alignment", ["--driver", "drv.mp4", "--landmarker", "fan"], ["face_alignment", "expression"]),
+])
+def test_evaluate_without_faces_extra(pair, missing, args, names):
+    "The faces extra absent (its module hidden in sys.modules): exit 2 naming the module and the extra, not 'unexpected'."
+    r = py_main(["evaluate", "--pred", "drv.mp4", *args, "--backend", "real"], pre=f"sys.modules[{missing!r}] = None",
+                cwd=pair)
+    line = rejected(f"5 evaluate --backend real without {missing}", r, "evaluate", "--backend real", *names,
+                    'vividportraits[faces]', fast=False)
+    assert "unexpected" not in line and "ModuleNotFoundError" not in r.stderr
+
+
+def test_train_says_it_stopped_at_max_minutes(tmp_path):
+    "Stopped by --max-minutes: the step reached, the target and 'rerun ... to resume' on stderr; the rerun resumes."
+    d = tmp_path/"synth"
+    r = vp("synth", d, "--identities", 2, "--clips-per-identity", 1, "--frames", 4, "--size", 16, "--test-fraction", 0.5)
+    assert r.returncode == 0, r.stderr[-2000:]
+    args = ["train", *MICRO_ARGS, "--data", d, "--out", tmp_path/"run", "--steps", 1000, "--max-minutes", 0.0001,
+            "--ckpt-every", 1000, *TRAIN_FAST]
+    r = vp(*args)
+    assert r.returncode == 0, r.stderr[-3000:]
+    line = next(l for l in r.stderr.splitlines() if l.startswith("vividportraits train: stopped"))
+    step = json.loads((tmp_path/"run"/"results.json").read_text())["metrics"]["steps_done"]
+    assert 0 < step < 1000, step
+    for s in ("--max-minutes 0.0001", f"at step {step} of --steps 1000", "rerun the same command to resume"):
+        assert s in line, (s, line)
+    print(f"\n| 5 train stopped by --max-minutes | 0 | {r.seconds:.2f} | {line[:220]} |")
+    r = vp(*args)   # the rerun resumes from that step (and stops again a step or more later)
+    assert r.returncode == 0, r.stderr[-3000:]
+    step2 = json.loads((tmp_path/"run"/"results.json").read_text())["metrics"]["steps_done"]
+    assert step2 > step, (step, step2)
+
+
+FAIL = {   # each job replaced by one that makes folders inside --out (no file) and then fails or is interrupted
+    "demo": ("papermill", "execute_notebook"),
+    "ablate": ("vividportraits.grid", "run_grid"),
+    "prepare": ("vividportraits.prepare", "prepare"),
+}
+
+
+@pytest.mark.parametrize("cmd", list(FAIL))
+@pytest.mark.parametrize("how,code", [("RuntimeError('boom')", 1), ("KeyboardInterrupt()", 130)])
+def test_failed_command_leaves_no_empty_folder(cmd, how, code, tmp_path):
+    out = tmp_path/"new"/"out"
+    mod, name = FAIL[cmd]
+    src = tmp_path/"videos"; src.mkdir(); (src/"a.mp4").write_bytes(b"")
+    args = {"demo": ["demo", "--out", out], "ablate": ["ablate", "--out", out, "--preset", "smoke"],
+            "prepare": ["prepare", src, out]}[cmd]
+    if cmd == "prepare": pytest.importorskip("mediapipe")   # prepare's check needs the faces extra
+    pre = (f"import importlib, pathlib\nm = importlib.import_module({mod!r})\n"
+           f"def fail(*a, **k):\n    (pathlib.Path({str(out)!r})/'sub'/'deeper').mkdir(parents=True)\n    raise {how}\n"
+           f"setattr(m, {name!r}, fail)")
+    r = py_main(args, pre=pre)
+    assert r.returncode == code, (r.returncode, r.stderr[-3000:])
+    assert "Traceback" not in r.stderr, r.stderr[-3000:]
+    assert not (tmp_path/"new").exists(), sorted(map(str, (tmp_path/"new").rglob("*")))
+    print(f"\n| 5 {cmd} {how.split('(')[0]} after making folders | {r.returncode} | {r.seconds:.2f} | no folder left |")
+
+
+def test_failed_command_keeps_what_it_wrote(tmp_path):
+    "A folder with a file in it (a failed notebook, a manifest) stays: only empty folders go."
+    out = tmp_path/"new"/"out"
+    pre = (f"import papermill, pathlib\ndef fail(*a, **k):\n    p = pathlib.Path({str(out)!r}); (p/'empty').mkdir()\n"
+           f"    (p/'ablate.ipynb').write_text('{{}}')\n    raise RuntimeError('boom')\npapermill.execute_notebook = fail")
+    r = py_main(["demo", "--out", out], pre=pre)
+    assert r.returncode == 1, r.stderr[-3000:]
+    assert (out/"ablate.ipynb").exists() and not (out/"empty").exists()
