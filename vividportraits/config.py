@@ -376,6 +376,8 @@ class TrainConfig:
     fgbg: bool = True                       # reference foreground to the ReferenceNet, background + mask to the denoiser
     snr_gamma: float | None = None          # Min-SNR-gamma loss weighting (Hang et al. 2023), e.g. 5; None = plain MSE
     ref_drop_prob: float = 0.1              # probability of dropping the reference (trains classifier-free guidance)
+    freeze_reference: bool = False          # stage 1: the ReferenceNet keeps its initial weights (a base's, as SD's frozen
+                                            # UNet serves "reference-only" attention); its backward is skipped
     seed: int = 0                           # seed of initialisation, data order, augmentation and noise
     mixed_precision: str = "auto"           # one of MIXED_PRECISION: "auto" (bf16/fp16 on CUDA, fp32 on CPU), "no", ...
     ema: bool = True                        # keep an exponential moving average of the weights (used for samples)

@@ -285,6 +285,7 @@ def train(cfg: TrainConfig  # the run's configuration
             for n, mod in model.unet.named_modules():   # gradient: start it at zero, and a model built on the base adds
                 if n.endswith("attn2"): nn.init.zeros_(mod.to_out[0].weight)   # the reference tokens from nothing
     else:
+        if cfg.freeze_reference and model.refnet is not None: model.refnet.requires_grad_(False)
         params = model.image_parameters()
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay,
                             **({"fused": True} if dev.type == "cuda" else {"foreach": True}))
