@@ -21,13 +21,15 @@ from .core import atomic_write, git_sha, hardware, load_json, save_json
 # %% auto #0
 __all__ = ['CANDIDATES', 'CURVE_STEPS', 'CURVE_METRICS', 'CURVE_REFERENCES', 'BAR', 'learning_curve', 'read_curves',
            'curve_table', 'curve_plot', 'base_samples', 'expression_tracks', 'track_plot', 'sample_track',
-           'quality_bar']
+           'quality_bar', 'curve_bar']
 
 # %% ../nbs/13d_recipe.ipynb #761c3757
 CANDIDATES = {
     "tiny": {"preset": "tiny", "lr": 1e-3},
     "tiny4-scratch": {"preset": "tiny4", "model_overrides": {"pretrained_path": None}, "lr": 1e-3},
     "tiny4-base": {"preset": "tiny4", "lr": 1e-3},
+    # the base's ReferenceNet kept frozen (reference-only attention): 42% less time per step; evaluated at 1000 and 2000
+    "tiny4-base-frozenref": {"preset": "tiny4", "lr": 1e-3, "freeze_reference": True},
 }
 "The recipes the learning curves compare: name -> `TrainConfig` fields over the experiment preset's baseline run."
 
@@ -238,3 +240,20 @@ def quality_bar(root: str | os.PathLike,  # a results folder with the baseline's
                          "n_seeds": r["n_seeds"], "n_clips": r["n_clips"],
                          "required": "beats the copied source" if need == "wins" else f">= {need:.2f}", "passed": bool(ok)})
     return pd.DataFrame(rows)
+
+# %% ../nbs/13d_recipe.ipynb #e99de49e
+def curve_bar(df: pd.DataFrame   # read_curves output
+             ) -> pd.DataFrame:  # candidate, step, one column per BAR item (True: passed), and how many passed
+    "A preview of `BAR` on each curve point: one seed's clips, so it says where a recipe stands, not that it passes."
+    idx = pd.MultiIndex.from_frame(df[["candidate", "step"]].drop_duplicates().sort_values(["candidate", "step"]))
+    cols = {}
+    for (p, m), need in BAR.items():
+        t = curve_table(df, p, [m])
+        ok = pd.Series(dtype=bool)
+        if len(t):
+            t = t.set_index(["candidate", "step"])
+            if need != "wins": ok = t["model"] >= need
+            elif "beats_copy" in t: ok = t["beats_copy"].astype(bool)
+        cols[f"{p} {m} " + ("beats copy" if need == "wins" else f">= {need:.2f}")] = ok.reindex(idx, fill_value=False)
+    res = pd.DataFrame(cols, index=idx)
+    return res.assign(passed=res.sum(axis=1).astype(int)).reset_index()
