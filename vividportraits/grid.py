@@ -403,7 +403,10 @@ def run_grid(grid: str = "paper",           # grid name (see config.GRIDS)
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)} if main else {}
     ex, started = None, {}
     try:
-        ex = RayExecutor(address, num_cpus, num_gpus) if executor == "ray" else ProcessExecutor()
+        try: ex = RayExecutor(address, num_cpus, num_gpus) if executor == "ray" else ProcessExecutor()
+        except SystemExit as e:   # ray.init's own SIGTERM handler (`sys.exit(15)`) fired while Ray started
+            if e.code != signal.SIGTERM or not main: raise
+            stop.append(signal.SIGTERM); raise KeyboardInterrupt from None
         if main:   # ray.init installs a SIGTERM handler that exits 15: ours again, so SIGTERM stops the grid as Ctrl-C does
             for s in old: signal.signal(s, on_signal)
         starting[0] = False
