@@ -123,3 +123,36 @@ def test_failed_command_keeps_what_it_wrote(tmp_path):
     r = py_main(["demo", "--out", out], pre=pre)
     assert r.returncode == 1, r.stderr[-3000:]
     assert (out/"ablate.ipynb").exists() and not (out/"empty").exists()
+
+
+@pytest.fixture(scope="module")
+def synth_clip(tmp_path_factory):
+    "A 12-frame SynthPortraits clip (full.npz), the same clip blanked after its third frame (blank.npz), its first frame (face.png)."
+    import imageio.v2 as iio
+    from vividportraits import synth
+    d = tmp_path_factory.mktemp("synthclip")
+    bg, ex, po = synth.clip_spec(0, 0, 0, 12)
+    rgb = synth.render_clip(synth.identity_bank(0, 1)[0], ex, po, bg, 64)["rgb"]
+    blank = rgb.copy(); blank[3:] = 0
+    np.savez(d/"full.npz", rgb=rgb); np.savez(d/"blank.npz", rgb=blank); iio.imwrite(d/"face.png", rgb[0])
+    return d
+
+
+def test_evaluate_flags_few_face_frames(synth_clip):
+    "A face in 3 of 12 frames: exit 0, few_faces and the threshold in the JSON, one warning line naming the input, the fraction and the threshold."
+    from vividportraits.metrics_io import MIN_FACE_FRAC
+    d = synth_clip
+    r = vp("evaluate", "--pred", "blank.npz", "--source", "face.png", "--driver", "full.npz", "--backend", "synth",
+           "--out", "m.json", cwd=d)
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = json.loads((d/"m.json").read_text())
+    assert (res["id_face_frac"], res["few_faces"], res["min_face_frac"]) == (0.25, True, MIN_FACE_FRAC), res
+    assert json.loads(r.stdout)["few_faces"] is True
+    warn = [l for l in r.stderr.splitlines() if "warning" in l]
+    assert len(warn) == 1 and warn[0].startswith("vividportraits evaluate: warning: pred blank.npz"), r.stderr[-2000:]
+    for s in ("id_face_frac 0.250 (3 of 12 frames)", f"threshold {MIN_FACE_FRAC}"): assert s in warn[0], (s, warn[0])
+    print(f"\n| 5 evaluate, a face in 3 of 12 frames | 0 | {r.seconds:.2f} | {warn[0][:220]} |")
+    r = vp("evaluate", "--pred", "full.npz", "--source", "face.png", "--backend", "synth", cwd=d)   # every frame: no flag
+    assert r.returncode == 0 and "warning" not in r.stderr, r.stderr[-2000:]
+    res = json.loads(r.stdout)
+    assert (res["id_face_frac"], res["few_faces"]) == (1.0, False), res

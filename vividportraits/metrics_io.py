@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
@@ -19,7 +20,7 @@ from .core import InputError, atomic_write
 # check its inputs before any work, stays light
 
 # %% auto #0
-__all__ = ['VIDEO_EXTS', 'IMAGE_EXTS', 'iter_frames', 'read_frames', 'json_safe', 'evaluate_videos']
+__all__ = ['VIDEO_EXTS', 'IMAGE_EXTS', 'MIN_FACE_FRAC', 'iter_frames', 'read_frames', 'json_safe', 'evaluate_videos']
 
 # %% ../nbs/10c_metrics_io.ipynb #460f52b4
 VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".gif", ".webm")
@@ -84,6 +85,37 @@ def json_safe(obj):
     if isinstance(obj, float): return obj if math.isfinite(obj) else None
     return obj
 
+MIN_FACE_FRAC = 0.5
+"""Least fraction of the output's frames with a face (`id_face_frac`; with a driver also `expr_face_frac`) for its identity
+and expression scores to stand for the clip: below it `evaluate_videos` flags the result (`few_faces`, with the threshold
+as `min_face_frac`) and warns, naming the input. The same half as `prepare`, which refuses a video whose crops lack a
+face more often than that (`analyse_video`'s `max_missing`)."""
+
+def _synth_face_frames(frames: np.ndarray) -> list[bool]:
+    "Per frame, whether the synth face check (`prepare.check_face(..., 'synth')`: enough skin-coloured pixels) finds a face."
+    from vividportraits.parsing import NoFaceError
+    from vividportraits.prepare import check_face
+    def has(f):
+        try: check_face(f, "synth"); return True
+        except NoFaceError: return False
+    return [has(f) for f in frames]
+
+def _flag_few_faces(res: dict, names: dict, backend: str = "real"):
+    """Add `min_face_frac` and `few_faces` to a result with face fractions; warn (one line naming the input, the fraction
+    and the threshold) when a fraction is below `MIN_FACE_FRAC`: its scores are means over the few frames with a face."""
+    fr = {k: res[k] for k in ("id_face_frac", "expr_face_frac") if isinstance(res.get(k), float) and math.isfinite(res[k])}
+    if not fr: return
+    low = {k: v for k, v in fr.items() if v < MIN_FACE_FRAC}
+    res.update(min_face_frac=MIN_FACE_FRAC, few_faces=bool(low))
+    if not low: return
+    n = res.get("frames") or 0
+    who = f"pred {names['pred']}" + (f" (with driver {names['driver']})" if "expr_face_frac" in low else "")
+    found = ", ".join(f"{k} {v:.3f} ({round(v * n)} of {n} frames)" for k, v in low.items())
+    scores = " and ".join(s for k, s in (("id_face_frac", "identity"), ("expr_face_frac", "expression")) if k in low)
+    how = "are means over those frames only" if backend == "real" else "mostly read frames without a face"
+    warnings.warn(f"{who}: a face in too few frames: {found}, below the threshold {MIN_FACE_FRAC} (min_face_frac); its "
+                  f"{scores} scores {how} and do not stand for the clip (few_faces: true in the result)", stacklevel=3)
+
 def _check_faces(res: dict, names: dict, backend: str):
     "The real backend found no face in an input that identity or expression needs: an `InputError` naming that input."
     if backend != "real" or (names["source"] is None and names["driver"] is None): return
@@ -109,7 +141,9 @@ def evaluate_videos(pred: str | os.PathLike,               # the output video / 
                    ) -> dict:
     """Evaluate files, streaming them chunk by chunk through `evaluate`'s accumulator; return (and optionally save) the
     metrics. An input without a face in any frame, where identity or expression is asked for, is an `InputError`
-    naming it (not a table of nulls)."""
+    naming it (not a table of nulls); a face in fewer than `MIN_FACE_FRAC` of the frames is flagged (`few_faces`,
+    `min_face_frac`) with a warning. `id_face_frac` is the fraction of pred frames with a face: real backend, where the
+    identity model finds one; synth backend, where the synth face check does (its scorer reads every frame)."""
     from vividportraits.metrics import _ClipScores
     check_number(max_frames, "max_frames", int, 1, none=True); check_number(chunk, "chunk", int, 1)
     names = dict(pred=pred, target=target, source=source, driver=driver)
@@ -118,6 +152,7 @@ def evaluate_videos(pred: str | os.PathLike,               # the output video / 
                       kwargs.pop("arcface_model", None), kwargs.pop("landmarker", "mediapipe"), **kwargs)
     streams = {k: iter_frames(names[k], chunk, max_frames) for k in ("pred", "target", "driver") if names[k] is not None}
     counts = dict.fromkeys(streams, 0)
+    synth_faces = [] if backend == "synth" and (source is not None or driver is not None) else None
     while True:
         got = {k: next(s, None) for k, s in streams.items()}
         for k, v in got.items(): counts[k] += 0 if v is None else len(v)
@@ -127,8 +162,11 @@ def evaluate_videos(pred: str | os.PathLike,               # the output video / 
             other = next(k for k in counts if counts[k] != counts["pred"])
             raise ValueError(f"pred and {other}: {counts['pred']} vs {counts[other]} frames")
         acc.add(got["pred"], got.get("target"), got.get("driver"))
+        if synth_faces is not None: synth_faces += _synth_face_frames(got["pred"])
     res = {**acc.result(), "inputs": {k: (str(v) if v is not None else None) for k, v in names.items()}, "backend": backend}
+    if synth_faces: res["id_face_frac"] = float(np.mean(synth_faces))
     _check_faces(res, names, backend)
+    _flag_few_faces(res, names, backend)
     if out is not None:
         text = json.dumps(json_safe(res), indent=2, allow_nan=False)  # valid JSON: undefined numbers are null
         with atomic_write(out, "w") as f: f.write(text)
