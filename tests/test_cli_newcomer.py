@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from vividportraits.core import install_hint
 from test_cli_bad_inputs import ENV, MICRO_ARGS, TRAIN_FAST, rejected, vp
 
 PY = sys.executable
@@ -64,8 +65,8 @@ def test_evaluate_without_faces_extra(pair, missing, args, names):
     r = py_main(["evaluate", "--pred", "drv.mp4", *args, "--backend", "real"], pre=f"sys.modules[{missing!r}] = None",
                 cwd=pair)
     line = rejected(f"5 evaluate --backend real without {missing}", r, "evaluate", "--backend real", *names,
-                    'vividportraits[faces]', fast=False)
-    assert "unexpected" not in line and "ModuleNotFoundError" not in r.stderr
+                    install_hint("faces"), fast=False)
+    assert "unexpected" not in line and "ModuleNotFoundError" not in r.stderr and "vividportraits[faces]" not in line
 
 
 def test_train_says_it_stopped_at_max_minutes(tmp_path):
@@ -156,3 +157,11 @@ def test_evaluate_flags_few_face_frames(synth_clip):
     assert r.returncode == 0 and "warning" not in r.stderr, r.stderr[-2000:]
     res = json.loads(r.stdout)
     assert (res["id_face_frac"], res["few_faces"]) == (1.0, False), res
+
+
+def test_missing_extra_says_how_to_install_from_a_clone(tmp_path):
+    "The kit is on no registry: `--executor ray` without Ray names the cluster extra as installed from a clone or a built wheel."
+    r = py_main(["ablate", "--executor", "ray", "--preset", "smoke", "--out", tmp_path/"out"], pre="sys.modules['ray'] = None")
+    line = rejected("5 ablate --executor ray without ray", r, "ablate", "--executor ray", "'ray'", install_hint("cluster"),
+                    'pip install -c constraints.txt ".[cluster]"', "vividportraits-", ".whl[cluster]", fast=False)
+    assert "vividportraits[cluster]" not in line

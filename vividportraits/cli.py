@@ -26,7 +26,7 @@ from .config import (BASES, EXPERIMENT_PRESETS, GRIDS, LONG_VIDEO_STRATEGIES, LR
                                    MODEL_PRESETS, MOTION_KINDS, SAMPLERS, VIDEO_EXTS, ModelConfig, TrainConfig, check_number,
                                    check_prepare_options, get_preset, parse_model_overrides)
 from .core import (ASSETS, EXTRAS, InputError, MissingExtraError, RunFailed, cache_dir, check_not_input, inside,
-                                 writable_folder)
+                                 install_hint, writable_folder)
 # Nothing heavier: each subcommand imports its modules (torch, diffusers, the face backends) when it runs, after its
 # checks, so `vividportraits --help`, `--version` and every rejected input answer in about a second.
 
@@ -188,7 +188,7 @@ def check_extra(module: str, who: str, extra: str | None = None):
     "An optional package `who` needs, found without importing it; else `MissingExtraError` naming how to install it."
     if importlib.util.find_spec(module) is None:
         extra = extra or EXTRAS.get(module)
-        how = f'pip install "vividportraits[{extra}]"' if extra else f"pip install {module}"
+        how = install_hint(extra) if extra else f"pip install {module}"
         raise MissingExtraError(f"{who}: needs the optional package {module!r}, which is not installed; install it with: {how}")
 
 def check_dataset(path, option: str = "--data") -> dict:
@@ -288,7 +288,7 @@ def _cmd_ablate(grid: str = "paper",                              # grid name (c
                 seeds: int = 1,                                   # seeds per variant (0..N-1)
                 out: str = "results/cpu",                         # output folder (resumable)
                 workers: int = 1,                                 # variants run in parallel
-                executor: Literal["process", "ray", "papermill", "inprocess"] = "process",  # process: a worker process per run on this machine; ray: a Ray task per run (pip install 'vividportraits[cluster]'); papermill/inprocess: process with that --kind
+                executor: Literal["process", "ray", "papermill", "inprocess"] = "process",  # process: a worker process per run on this machine; ray: a Ray task per run (needs the optional cluster extra); papermill/inprocess: process with that --kind
                 kind: Literal["papermill", "inprocess"] | None = None,  # papermill (None): executed notebook per run; inprocess: same code without a Jupyter kernel
                 address: str | None = None,                       # Ray cluster address for --executor ray ('auto', HOST:6379 or ray://HOST:10001; None: a local Ray)
                 template: str | None = None,                      # ablation notebook (None: nbs/ablate.ipynb of this checkout, else the one shipped in the package)

@@ -36,9 +36,9 @@ __all__ = ['LAPA_CLASSES', 'FACER_LAPA_NAMES', 'NUM_CLASSES', 'LABEL', 'LAPA_PAL
            'get_device', 'autocast_dtype', 'img_to_tensor', 'tensor_to_img', 'to_pm1', 'from_pm1', 'colorize_parsing',
            'default_mode', 'share_file', 'atomic_write', 'save_json', 'load_json', 'save_npz', 'InputError',
            'RunFailed', 'inside', 'clean_stale_temps', 'writable_folder', 'check_not_input', 'MissingExtraError',
-           'require', 'quiet_native_logs', 'package_versions', 'git_sha', 'commit_info', 'hardware', 'portable_paths',
-           'project_root', 'write_results', 'Timer', 'show_images', 'write_video', 'show_video', 'cache_dir',
-           'sha256_file', 'fetch_asset']
+           'install_hint', 'require', 'quiet_native_logs', 'package_versions', 'git_sha', 'commit_info', 'hardware',
+           'portable_paths', 'project_root', 'write_results', 'Timer', 'show_images', 'write_video', 'show_video',
+           'cache_dir', 'sha256_file', 'fetch_asset']
 
 # %% ../nbs/00_core.ipynb #2fec2f33
 def seed_everything(seed: int  # the seed for python, numpy and torch (CPU and CUDA)
@@ -313,7 +313,16 @@ class MissingExtraError(ImportError):
     "An optional package is not installed; the message names the pip extra that installs it. The CLI exits 2 on it."
 
 EXTRAS = {"mediapipe": "faces", "facer": "faces", "face_alignment": "faces", "dlib": "faces"}
-"Optional import name -> the `vividportraits[extra]` that installs it."
+"Optional import name -> the extra of the kit that installs it (`install_hint` says how)."
+
+def install_hint(extra: str | None = None  # an optional extra of the kit ("faces", "cluster"); None: the kit itself
+                ) -> str:
+    """How to install the kit with `extra`. The kit is published on no package registry (`pip install "vividportraits[faces]"`
+    finds nothing), so: from the root of a clone, or from a wheel built there. Every message naming an extra says it this way."""
+    from vividportraits import __version__
+    x = f"[{extra}]" if extra else ""
+    return (f'pip install -c constraints.txt ".{x}" from the root of a clone, or pip install -c constraints.txt '
+            f'"dist/vividportraits-{__version__}-py3-none-any.whl{x}" from a wheel built there (pip wheel --no-deps -w dist .)')
 
 def require(module: str,               # import name, e.g. "mediapipe"
             what: str | None = None,   # who needs it, for the message (e.g. "prepare")
@@ -326,7 +335,7 @@ def require(module: str,               # import name, e.g. "mediapipe"
     try: return importlib.import_module(module)
     except ImportError as e:
         extra = extra or EXTRAS.get(top)
-        how = f'pip install "vividportraits[{extra}]"' if extra else f"pip install {top}"
+        how = install_hint(extra) if extra else f"pip install {top}"
         raise MissingExtraError(f"{what or module}: needs the optional package {top!r}, which cannot be imported "
                                 f"({type(e).__name__}: {e}); install it with: {how}") from e
 

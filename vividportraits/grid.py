@@ -17,7 +17,7 @@ from typing import Sequence
 
 import psutil
 
-from .core import InputError, load_json, project_root, save_json
+from .core import InputError, install_hint, load_json, project_root, save_json
 from .config import (EXPERIMENT_PRESETS, GRIDS, ExperimentPreset, RunConfig, parse_bool, parse_scale_range,
                                    variant_dir_name)
 # `experiment` (torch, the model) is imported where a job runs: the command line builds the jobs and compares them with
@@ -224,7 +224,8 @@ class RayExecutor:
     def __init__(self, address: str | None = None, num_cpus: float = 1, num_gpus: float = 0):
         try: import ray
         except ImportError as e:
-            raise ImportError("executor 'ray' needs Ray: pip install 'vividportraits[cluster]' (or 'ray>=2.9')") from e
+            raise ImportError(f"executor 'ray' needs Ray, in the cluster extra: {install_hint('cluster')} "
+                              "(or pip install 'ray[client]>=2.9')") from e
         self.ray, self.refs = ray, {}  # ObjectRef -> job
         self.owns = not ray.is_initialized()
         if self.owns: check_ray_address(address)

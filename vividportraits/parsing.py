@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .core import (LAPA_CLASSES, LAPA_PALETTE, FACER_LAPA_NAMES, LABEL, NUM_CLASSES, IBUG68_GROUPS, IBUG68_CLOSED,
-                                 colorize_parsing, get_device)
+                                 colorize_parsing, get_device, install_hint)
 
 # %% auto #0
 __all__ = ['MP_FACE_OVAL', 'MP_RIGHT_EYE', 'MP_LEFT_EYE', 'MP_RIGHT_BROW', 'MP_LEFT_BROW', 'MP_LIPS_OUTER_UPPER',
@@ -90,7 +90,7 @@ class MediaPipeMesh:
                  small_faces: bool = True):    # when FaceMesh finds nothing, retry on crops around full-range detections
         try: import mediapipe as mp
         except ImportError as e:
-            raise ImportError("the MediaPipe face backends need mediapipe: pip install 'vividportraits[faces]'") from e
+            raise ImportError(f"the MediaPipe face backends need mediapipe, in the faces extra: {install_hint('faces')}") from e
         self.static, self.max_faces, self.min_confidence = static, max_faces, min_confidence
         self.small_faces = small_faces
         self._mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=static, max_num_faces=max_faces,
@@ -520,8 +520,8 @@ def dlib_model_file(name: str = "shape_predictor_68_face_landmarks.dat") -> Path
     "Path of a dlib model shipped by the `face-recognition-models` package (found without importing it)."
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or spec.origin is None:
-        raise ImportError("the dlib backends need `dlib-bin` and `face-recognition-models`: pip install 'vividportraits[faces]' "
-                          "(or use the 'mediapipe' landmarker)")
+        raise ImportError("the dlib backends need `dlib-bin` and `face-recognition-models`, in the faces extra: "
+                          f"{install_hint('faces')} (or use the 'mediapipe' landmarker)")
     p = Path(spec.origin).parent/"models"/name
     if not p.is_file(): raise FileNotFoundError(f"{p}: expected dlib model {name} inside face-recognition-models")
     return p
