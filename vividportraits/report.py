@@ -224,7 +224,11 @@ def reference_table(clips: pd.DataFrame,                     # collect_clips out
     if clips.empty: return "no per-clip records (results written before the evaluation protocol)"
     unused = validation_verdicts() if unused is None else unused
     variants = _ordered_variants(clips["variant"]); lines = []
-    first = clips[clips["path"] == sorted(clips["path"])[0]]  # the references are the same clips in every run
+    # the references of one run per seed (every variant of a seed scores them on the same clips); a seed whose clips
+    # repeat an earlier seed's (no evaluation pool: every seed is evaluated on the same clips) adds nothing
+    one = clips.groupby("seed")["path"].transform("min") == clips["path"]
+    first = clips[one & (clips["system"] != "model")].drop_duplicates(
+        [k for k in ("kind", "clip", "source", "driver", "system") if k in clips])
     dirty = sorted({v for _, r in clips.drop_duplicates("path").iterrows() for k in ("training", "evaluation")
                     if r[f"{k}_dirty"] is True for v in [f"{r['variant']} (seed {r['seed']}, {k})"]})
     model = clips[clips["system"] == "model"]
@@ -246,7 +250,8 @@ def reference_table(clips: pd.DataFrame,                     # collect_clips out
             lines.append(f"| {name} | {len(n)} x {n.min() if len(n) else 0} | " + " | ".join(cells) + " |")
         lines.append("")
     lines.append(INTERVAL_METHOD + " References are rendered (blur 1 px + noise 0.01, as in the validation) on the same "
-                 "clips in every run, so their rows are one run's; they are each metric's floor and ceiling.")
+                 "clips as the models, one run's per seed (every variant of a seed is scored on the same clips; seeds with "
+                 "other clips, as an evaluation pool draws them, add theirs); they are each metric's floor and ceiling.")
     for m, cfs in unused.items():
         if m in metrics: lines.append(f"\\* {m}: not used for a verdict on {', '.join(cfs)} (validation table).")
     lines.append("Dirty tree (results not reproducible from the commit): " + (", ".join(dirty) if dirty else "none") + ".")
