@@ -71,5 +71,5 @@ def test_committed_results_regenerate(tmp_path):
                          cwd=tmp_path, timeout=300)
         assert rep.returncode == 0, rep.stderr[-3000:]
         assert (root/"table.md").exists(), \
-            f"{root.name}: no table.md committed: papermill nbs/report.ipynb {root.name}/report.ipynb -p results_dir . --cwd results/{root.name}"
+            f"{root.name}: no table.md committed: papermill nbs/report.ipynb results/{root.name}/report.ipynb -p results_dir . --cwd results/{root.name}"
         assert (copy/"table.md").read_text() == (root/"table.md").read_text()

@@ -7,7 +7,7 @@ Usage: python tools/recipe_track.py NAME STEP   (needs runs/recipe/NAME/train/ch
 import sys
 from pathlib import Path
 import torch
-from vividportraits import experiment as X, long_video as lv, recipe
+from vividportraits import experiment as X, recipe
 from vividportraits.checkpoint import load_checkpoint
 from vividportraits.config import RunConfig
 from vividportraits.core import atomic_write, load_json
@@ -26,10 +26,7 @@ T = min(e.eval_frames, len(drv["rgb"]))
 refs = X.clip_references(man, p, src, T)
 model, _ = load_checkpoint(Path("runs/recipe")/name/"train"/"checkpoints"/f"step-{step:08d}")
 model = model.eval()
-driving = {k: drv[k][:T] for k in ("rgb", "parsing", "landmarks", "mask") if k in drv}
-pred = lv.animate(model, {"rgb": src["rgb"][0], "mask": src["mask"][0]}, driving, strategy=cfg.long_video, window=e.window,
-                  overlap=e.overlap, steps=e.sample_steps, guidance=e.guidance, parser="synth", segmenter="synth",
-                  seed=cfg.seed + i, progress=False)
+pred = X.animate_pair(model, src, drv, T, cfg, i)
 ev = {"samples": [{"kind": "cross", "driver": drv["rgb"][:T], "pred": pred, "target": refs["ground_truth"]}]}
 fig = recipe.sample_track(ev, title=f"{name}, step {step}: jaw_open along one held-out cross clip")
 with atomic_write(Path("results/recipe")/name/"track.png") as f: fig.savefig(f, format="png", dpi=72)

@@ -33,12 +33,13 @@ _all_ = ["RunConfig", "ExperimentPreset", "EXPERIMENT_PRESETS", "BASELINE", "var
          "parse_scale_range"]  # defined in `config`; re-exported for `from vividportraits.experiment import *`
 
 # %% auto #0
-__all__ = ['CLIP_ID_COLUMNS', 'PROTOCOL_METRICS', 'PROTOCOL_REFERENCES', 'POOL_STREAM', 'prepare_data', 'train_variant',
-           'evaluate_variant', 'sample_strip', 'show_data', 'show_training', 'show_samples', 'write_run',
-           'clip_records', 'run_experiment', 'protocol_pairs', 'pool_identities', 'prepare_eval_data', 'protocol_clips',
-           'gaze_sim', 'score_systems', 'clip_references', 'scoring_fingerprint', 'cached_reference_scores',
-           'default_template', 'file_lock', 'RunConfig', 'ExperimentPreset', 'EXPERIMENT_PRESETS', 'BASELINE',
-           'variant_name', 'variant_dir_name', 'parse_scale_range']
+__all__ = ['CLIP_ID_COLUMNS', 'PROTOCOL_METRICS', 'PROTOCOL_REFERENCES', 'POOL_STREAM', 'TEMPLATES', 'prepare_data',
+           'train_variant', 'animate_pair', 'evaluate_variant', 'sample_strip', 'show_data', 'show_training',
+           'show_samples', 'write_run', 'clip_records', 'run_experiment', 'protocol_pairs', 'pool_identities',
+           'prepare_eval_data', 'protocol_clips', 'gaze_sim', 'score_systems', 'clip_references', 'scoring_fingerprint',
+           'cached_reference_scores', 'default_template', 'file_lock', 'cached_synth_set', 'RunConfig',
+           'ExperimentPreset', 'EXPERIMENT_PRESETS', 'BASELINE', 'variant_name', 'variant_dir_name',
+           'parse_scale_range']
 
 # %% ../nbs/13_experiment.ipynb #b00fff8d
 def prepare_data(cfg: RunConfig, progress: bool = True) -> Path:
@@ -75,6 +76,19 @@ def _eval_pairs(data_root: Path, e: ExperimentPreset) -> list[dict]:
     if not sel: raise ValueError(f"data: {data_root} lists no evaluation pairs (manifest 'pairs')")
     return sel
 
+def animate_pair(model,                # the run's model, eval mode
+                 src: dict, drv: dict,  # the pair's clips (`read_clip`): the source's first frame is the reference
+                 T: int,               # frames of the driver to animate
+                 cfg: RunConfig,       # the run: its long-video strategy, seed and the preset's sampler
+                 index: int,           # the pair's index in the protocol: sampling seed `cfg.seed + index`
+                 report: dict | None = None):  # filled by `long_video.animate` (windows, timings)
+    "One protocol pair animated exactly as the evaluation animates it (synth conditions); T x H x W x 3 uint8."
+    e = cfg.experiment
+    driving = {k: drv[k][:T] for k in ("rgb", "parsing", "landmarks", "mask") if k in drv}
+    return lv.animate(model, {"rgb": src["rgb"][0], "mask": src["mask"][0]}, driving, strategy=cfg.long_video,
+                      window=e.window, overlap=e.overlap, steps=e.sample_steps, guidance=e.guidance,
+                      parser="synth", segmenter="synth", seed=cfg.seed + int(index), progress=False, report=report)
+
 def evaluate_variant(cfg: RunConfig, ckpt: str | os.PathLike, data_root: str | os.PathLike,
                      progress: bool = True) -> dict:
     "Animate every evaluation pair with the run's model and strategy and score it; returns clips, summary, samples."
@@ -104,12 +118,7 @@ def evaluate_variant(cfg: RunConfig, ckpt: str | os.PathLike, data_root: str | o
         refs = clip_references(man, p, src, T) if synth_data else None
         gt = refs["ground_truth"] if refs is not None and refs["ground_truth"] is not None else (
             None if tgt is None else tgt["rgb"][:T])
-        driving = {k: drv[k][:T] for k in ("rgb", "parsing", "landmarks", "mask") if k in drv}
-        report = {}
-        pred = lv.animate(model, {"rgb": src["rgb"][0], "mask": src["mask"][0]}, driving, strategy=cfg.long_video,
-                          window=e.window, overlap=e.overlap, steps=e.sample_steps, guidance=e.guidance,
-                          parser="synth", segmenter="synth",
-                          seed=cfg.seed + i, progress=False, report=report)
+        pred = animate_pair(model, src, drv, T, cfg, i)
         windows = lv.get_context_scheduler(cfg.long_video)(T, min(e.window, T), min(e.overlap, max(0, T - 1)), 0)
         bounds = [b for b in lv.window_boundaries(windows, T) if 1 <= b < T]
         m = M.evaluate(pred, target=gt, source=src["rgb"][:1],
@@ -288,13 +297,8 @@ def prepare_eval_data(cfg: RunConfig, progress: bool = True) -> Path | None:
     if e.eval_pool and e.eval_pool <= e.eval_identities:
         raise ValueError(f"eval_pool: expected 0 (no pool) or more than eval_identities={e.eval_identities}, got {e.eval_pool}")
     n = int(e.eval_pool or e.eval_identities)  # one more identity: generate_dataset keeps at least one in its train split
-    spec = dict(identities=n + 1, clips_per_identity=2, frames=e.eval_frames, size=e.image_size, test_fraction=n / (n + 1),
-                n_cross=0, seed=e.eval_seed)
-    key = hashlib.sha1(json.dumps({**spec, "renderer": synth.renderer_version()}, sort_keys=True).encode()).hexdigest()[:10]
-    root = cache_dir()/"data"/f"synth-eval-{key}"
-    with file_lock(root.parent/f".{root.name}.lock"):
-        synth.generate_dataset(root, progress=progress, **spec)
-    return root
+    return cached_synth_set("synth-eval", progress, identities=n + 1, clips_per_identity=2, frames=e.eval_frames,
+                            size=e.image_size, test_fraction=n / (n + 1), n_cross=0, seed=e.eval_seed)
 
 def protocol_clips(root: str | os.PathLike, e: ExperimentPreset,
                    seed: int | None = None    # the training seed (needed with `e.eval_pool`: it draws the identities)
@@ -394,13 +398,19 @@ def cached_reference_scores(key: dict,   # what the scores depend on: evaluation
 
 
 # %% ../nbs/13_experiment.ipynb #662b4689
-def default_template() -> Path:
-    "Where `nbs/ablate.ipynb` is in a source checkout (the grid's papermill template)."
-    here = Path(globals().get("__file__", Path.cwd()/"x")).resolve()
-    for d in [here.parent, *here.parents]:
-        if (d/"nbs"/"ablate.ipynb").exists(): return d/"nbs"/"ablate.ipynb"
-    raise FileNotFoundError("nbs/ablate.ipynb not found above this package: run from a source checkout of the kit "
-                            "or pass --template PATH (or use --executor inprocess)")
+TEMPLATES = Path(__file__).parent/"templates" if "__file__" in globals() else Path.cwd().parent/"vividportraits"/"templates"
+"The papermill templates shipped in the package (copies of `nbs/ablate.ipynb` and `nbs/report.ipynb`, package data)."
+
+def default_template(name: str = "ablate"  # which papermill template: "ablate" (a run) or "report"
+                    ) -> Path:
+    """A papermill template: `nbs/NAME.ipynb` of the source checkout this package runs from (an editable install), else
+    the copy shipped in the package (`TEMPLATES`, as a wheel installs it); `FileNotFoundError` naming both when neither."""
+    if name not in ("ablate", "report"): raise ValueError(f"name: expected 'ablate' or 'report', got {name!r}")
+    for p in (TEMPLATES.parent.parent/"nbs"/f"{name}.ipynb", TEMPLATES/f"{name}.ipynb"):
+        if p.is_file(): return p
+    raise FileNotFoundError(f"the {name} notebook is neither in {TEMPLATES.parent.parent/'nbs'} (a source checkout) nor "
+                            f"in {TEMPLATES} (an installed package): pass --template PATH, or reinstall the kit from a "
+                            "clone or a wheel built from it")
 
 @contextlib.contextmanager
 def file_lock(path: str | os.PathLike):
@@ -411,3 +421,14 @@ def file_lock(path: str | os.PathLike):
         fcntl.flock(f, fcntl.LOCK_EX)
         try: yield
         finally: fcntl.flock(f, fcntl.LOCK_UN)
+
+def cached_synth_set(prefix: str,      # the cache folder's name: DATA/PREFIX-KEY
+                     progress: bool = True,
+                     **spec            # `synth.generate_dataset` arguments (identities, frames, size, seed, ...)
+                    ) -> Path:
+    "A SynthPortraits set rendered once per spec and renderer version under the cache, shared by concurrent runs (locked)."
+    key = hashlib.sha1(json.dumps({**spec, "renderer": synth.renderer_version()}, sort_keys=True).encode()).hexdigest()[:10]
+    root = cache_dir()/"data"/f"{prefix}-{key}"
+    with file_lock(root.parent/f".{root.name}.lock"):
+        synth.generate_dataset(root, progress=progress, **spec)
+    return root

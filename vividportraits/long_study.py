@@ -6,8 +6,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Sequence
@@ -18,9 +16,9 @@ import torch
 
 from . import long_video as lv, metrics as M, prereg, synth
 from .config import ExperimentPreset
-from .core import cache_dir, save_json
+from .core import save_json
 from .dataset import Manifest, read_clip
-from .experiment import file_lock
+from .experiment import cached_synth_set
 from .stats import B_DEFAULT, BOOT_SEED, MIN_LONG_FRAMES, temporal_precondition
 
 # %% auto #0
@@ -63,13 +61,8 @@ def prepare_long_clips(e: ExperimentPreset,              # the study's preset (i
     n = int(clips)
     if n < 1: raise ValueError(f"clips: expected >= 1, got {clips!r}")
     if e.eval_seed == 0: raise ValueError("eval_seed: expected a seed other than 0, the training data's")
-    spec = dict(identities=n + 1, clips_per_identity=1, frames=int(frames), size=e.image_size, test_fraction=n / (n + 1),
-                n_cross=0, seed=e.eval_seed)
-    key = hashlib.sha1(json.dumps({**spec, "renderer": synth.renderer_version()}, sort_keys=True).encode()).hexdigest()[:10]
-    root = cache_dir()/"data"/f"synth-long-{key}"
-    with file_lock(root.parent/f".{root.name}.lock"):
-        synth.generate_dataset(root, progress=progress, **spec)
-    return root
+    return cached_synth_set("synth-long", progress, identities=n + 1, clips_per_identity=1, frames=int(frames),
+                            size=e.image_size, test_fraction=n / (n + 1), n_cross=0, seed=e.eval_seed)
 
 def measure_long(model,                              # a stage-2 model (temporal layers on), eval mode
                  root: str | os.PathLike,            # a dataset of long clips (`prepare_long_clips`)
