@@ -18,11 +18,11 @@ from test_cli_bad_inputs import ENV, MICRO_ARGS, TRAIN_FAST, rejected, vp
 PY = sys.executable
 
 
-def py_main(args, pre="", cwd=None, timeout=600):
+def py_main(args, pre="", cwd=None, timeout=600, env=None):
     "`vividportraits ARGS` run by `main` in a fresh Python after the statements `pre` (to simulate a missing package or a failure)."
     code = f"import sys\n{pre}\nfrom vividportraits.cli import main\nsys.exit(main({[str(a) for a in args]!r}))"
     t = time.perf_counter()
-    r = subprocess.run([PY, "-c", code], capture_output=True, text=True, env=ENV, cwd=cwd, timeout=timeout)
+    r = subprocess.run([PY, "-c", code], capture_output=True, text=True, env={**ENV, **(env or {})}, cwd=cwd, timeout=timeout)
     r.seconds, r.cpu = time.perf_counter() - t, 0.0
     return r
 
@@ -165,3 +165,57 @@ def test_missing_extra_says_how_to_install_from_a_clone(tmp_path):
     line = rejected("5 ablate --executor ray without ray", r, "ablate", "--executor ray", "'ray'", install_hint("cluster"),
                     'pip install -c constraints.txt ".[cluster]"', "vividportraits-", ".whl[cluster]", fast=False)
     assert "vividportraits[cluster]" not in line
+
+
+@pytest.mark.parametrize("args,names", [
+    ([], ["animate --parser mediapipe", "face detector", "crops the face in the source and in every driver frame"]),
+    (["--parser", "synth", "--segmenter", "mediapipe"], ["animate --segmenter mediapipe", "person mask"]),
+])
+def test_animate_without_faces_extra(pair, args, names):
+    "animate without MediaPipe: exit 2 before any import, saying what animate itself needs it for and how to install the extra."
+    (pair/"ckpt").mkdir(exist_ok=True)
+    r = py_main(["animate", "--checkpoint", "ckpt", "--source", "face.png", "--driver", "drv.mp4", "--out", "o.mp4", *args],
+                pre="sys.modules['mediapipe'] = None", cwd=pair)
+    line = rejected(f"5 animate {' '.join(args)} without mediapipe", r, "animate", "'mediapipe'", *names,
+                    install_hint("faces"), fast=False)
+    assert "prepare" not in line and "unexpected" not in line, line
+
+
+def test_animate_synth_route_needs_no_faces_extra(pair):
+    "The Quick start's route (--parser synth --segmenter synth) passes the extra check without MediaPipe."
+    (pair/"ckpt").mkdir(exist_ok=True)
+    r = py_main(["animate", "--checkpoint", "ckpt", "--source", "face.png", "--driver", "drv.mp4", "--out", "o.mp4",
+                 "--parser", "synth", "--segmenter", "synth"], pre="sys.modules['mediapipe'] = None", cwd=pair)
+    assert r.returncode != 0 and "mediapipe" not in r.stderr and "faces" not in r.stderr, r.stderr[-2000:]  # fails later: no checkpoint
+
+
+NOISE = (b"W0000 00:00:1795983637.919115    8770 inference_feedback_manager.cc:114] Feedback manager requires a model "
+         b"with a single signature inference. Disabling support for feedback tensors.\n",
+         b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n",
+         b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n")
+FAKE_JOB = {   # the job of each command replaced by one that writes MediaPipe's log lines and one line of its own to fd 2
+    "prepare": ("vividportraits.prepare", "prepare", "{'message': 'done'}"),
+    "animate": ("vividportraits.long_video", "animate_file", "{'fps': 4.0, 'side_by_side': None}"),
+    "evaluate": ("vividportraits.metrics_io", "evaluate_videos", "{'frames': 4}"),
+}
+
+
+@pytest.mark.parametrize("cmd", list(FAKE_JOB))
+def test_mediapipe_log_lines_are_silenced(cmd, pair, tmp_path):
+    "prepare, animate and evaluate drop MediaPipe / TF-Lite / absl log lines (written straight to fd 2), keep every other line."
+    if cmd == "prepare": pytest.importorskip("mediapipe")   # prepare's check needs the faces extra
+    (pair/"ckpt").mkdir(exist_ok=True)
+    args = {"prepare": ["prepare", pair/"drv.mp4", tmp_path/"ds"],
+            "animate": ["animate", "--checkpoint", "ckpt", "--source", "face.png", "--driver", "drv.mp4", "--out",
+                        tmp_path/"o.mp4", "--parser", "synth", "--segmenter", "synth"],
+            "evaluate": ["evaluate", "--pred", "drv.mp4", "--backend", "synth"]}[cmd]
+    mod, name, ret = FAKE_JOB[cmd]
+    noise = "".join(f"    os.write(2, {n!r})\n" for n in NOISE)
+    pre = (f"import importlib, os\nm = importlib.import_module({mod!r})\ndef job(*a, **k):\n{noise}"
+           f"    print('a line of its own', file=sys.stderr)\n    return {ret}\nsetattr(m, {name!r}, job)")
+    r = py_main(args, pre=pre, cwd=pair)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "a line of its own" in r.stderr, r.stderr[-3000:]
+    for s in ("inference_feedback_manager", "XNNPACK", "absl::InitializeLog"): assert s not in r.stderr, (s, r.stderr[-3000:])
+    r = py_main(args, pre=pre, cwd=pair, env={"VIVIDPORTRAITS_VERBOSE": "1"}) if cmd == "evaluate" else None
+    if r is not None: assert "inference_feedback_manager" in r.stderr, r.stderr[-3000:]   # the switch that keeps them

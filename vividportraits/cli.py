@@ -5,6 +5,7 @@
 # %% ../nbs/14_cli.ipynb #ef1ad54f
 from __future__ import annotations
 import argparse
+import contextlib
 import dataclasses
 import importlib
 import importlib.util
@@ -26,13 +27,13 @@ from .config import (BASES, EXPERIMENT_PRESETS, GRIDS, LONG_VIDEO_STRATEGIES, LR
                                    MODEL_PRESETS, MOTION_KINDS, SAMPLERS, VIDEO_EXTS, ModelConfig, TrainConfig, check_number,
                                    check_prepare_options, get_preset, parse_model_overrides)
 from .core import (ASSETS, EXTRAS, InputError, MissingExtraError, RunFailed, cache_dir, check_not_input, inside,
-                                 install_hint, writable_folder)
+                                 install_hint, quiet_native_logs, writable_folder)
 # Nothing heavier: each subcommand imports its modules (torch, diffusers, the face backends) when it runs, after its
 # checks, so `vividportraits --help`, `--version` and every rejected input answer in about a second.
 
 # %% auto #0
-__all__ = ['EXIT_CODES', 'TEMPLATES', 'COMMANDS', 'add_options', 'check_out_folder', 'check_out_file', 'check_exists',
-           'check_seed', 'check_fps', 'parse_int_list', 'check_device', 'check_extra', 'check_dataset',
+__all__ = ['EXIT_CODES', 'TEMPLATES', 'COMMANDS', 'NATIVE_LOG_COMMANDS', 'add_options', 'check_out_folder', 'check_out_file',
+           'check_exists', 'check_seed', 'check_fps', 'parse_int_list', 'check_device', 'check_extra', 'check_dataset',
            'check_notebook', 'check_frames', 'template_path', 'Command', 'build_parser', 'main']
 
 # %% ../nbs/14_cli.ipynb #f09572ba
@@ -447,16 +448,14 @@ def _cmd_evaluate(*, pred: str,                          # output video, frame f
                   out: str | None = None                 # also write the metrics here as JSON
                  ) -> int:
     "identity/expression similarity, SSIM, PSNR, LPIPS and seams of an output video"
-    from vividportraits.core import quiet_native_logs
     from vividportraits.metrics_io import evaluate_videos, json_safe
     kw = {k: v for k, v in (("lpips_net", lpips_net), ("arcface_model", arcface_model), ("landmarker", landmarker))
           if v is not None}
     if backend == "synth" and (source or driver):
         from vividportraits.evaluators import load_synth_evaluator
         kw["evaluator"] = load_synth_evaluator()
-    with quiet_native_logs():   # MediaPipe's C++ log lines (the real backend's landmarks)
-        res = evaluate_videos(pred, target=target, source=source, driver=driver, backend=backend,
-                              boundaries=parse_int_list(boundaries, "--boundaries"), out=out, max_frames=max_frames, **kw)
+    res = evaluate_videos(pred, target=target, source=source, driver=driver, backend=backend,
+                          boundaries=parse_int_list(boundaries, "--boundaries"), out=out, max_frames=max_frames, **kw)
     _print_json(json_safe(res))
     return 0
 
@@ -657,6 +656,11 @@ def _check_animate(checkpoint, source, driver, out, side_by_side, strategy, wind
     check_number(max_frames, "--max-frames", int, 1, none=True)
     ins = {"--checkpoint": checkpoint, "--source": source, "--driver": driver}
     for opt, v in ins.items(): check_exists(v, opt)
+    if parser == "mediapipe" or (parser != "synth" and crop == "face"):   # the faces extra, before any import
+        check_extra("mediapipe", f"animate --parser {parser} (MediaPipe, the face detector that finds and crops the face in "
+                    "the source and in every driver frame)", "faces")
+    if segmenter == "mediapipe":
+        check_extra("mediapipe", "animate --segmenter mediapipe (the source's person mask)", "faces")
     o = check_out_file(out, "--out", ".mp4", ins)
     for extra, what in ((o.with_suffix(".json"), "its report"), (o.with_name(o.stem + ".side_by_side.mp4"), "its side-by-side")):
         check_not_input(extra, f"--out {o}: {what}", ins)
@@ -721,6 +725,11 @@ COMMANDS = {
     "demo": Command(_cmd_demo, check=_check_demo),
 }
 "Every subcommand (a `Command`; a plain `(func, options, choices, skip)` tuple also works): its options are its function's parameters, or the fields of a dataclass such as `TrainConfig`."
+
+NATIVE_LOG_COMMANDS = ("prepare", "animate", "evaluate")
+"""The subcommands that run MediaPipe / TF-Lite (face detection, parsing, landmarks, person masks): `main` runs each inside
+`core.quiet_native_logs`, which drops the C++ INFO/WARNING lines (absl/glog format) those libraries write to stderr and
+keeps every other line (`VIVIDPORTRAITS_VERBOSE=1` keeps them all)."""
 
 _EPILOG = "exit codes:\n" + "\n".join(f"  {k:<4} {v}" for k, v in EXIT_CODES.items()) + \
     "\n\nVIVIDPORTRAITS_DEBUG=1 prints the traceback of an unexpected error."
@@ -799,7 +808,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         outs = check(*pos, **kw) if check is not None else ()   # every check before any heavy import or output
         made = _new_folders(outs)
-        rc = int(func(*pos, **kw) or 0)
+        with quiet_native_logs() if cmd in NATIVE_LOG_COMMANDS else contextlib.nullcontext():
+            rc = int(func(*pos, **kw) or 0)
         if rc != 0: _remove_empty(made)   # a failed command leaves no empty output folder behind
         return rc
     except KeyboardInterrupt:
