@@ -219,3 +219,20 @@ def test_mediapipe_log_lines_are_silenced(cmd, pair, tmp_path):
     for s in ("inference_feedback_manager", "XNNPACK", "absl::InitializeLog"): assert s not in r.stderr, (s, r.stderr[-3000:])
     r = py_main(args, pre=pre, cwd=pair, env={"VIVIDPORTRAITS_VERBOSE": "1"}) if cmd == "evaluate" else None
     if r is not None: assert "inference_feedback_manager" in r.stderr, r.stderr[-3000:]   # the switch that keeps them
+
+
+def test_ablate_default_out_is_ignored_not_committed_results(tmp_path):
+    "`ablate` without --out writes under runs/ (ignored by git), never into the committed results/."
+    root = Path(__file__).resolve().parents[1]
+    pre = ("import pathlib, vividportraits.grid as g\ndef run_grid(*a, out, **k):\n"
+           "    pathlib.Path(out).mkdir(parents=True, exist_ok=True); (pathlib.Path(out)/'marker').write_text(str(out))\n"
+           "    return {}\ng.run_grid = run_grid")
+    r = py_main(["ablate", "--preset", "smoke"], pre=pre, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    assert written == ["runs/ablate/marker"], written
+    assert subprocess.run(["git", "check-ignore", "-q", "runs/ablate/marker"], cwd=root).returncode == 0, \
+        "runs/ablate/ is not ignored by git"
+    from vividportraits.grid import run_grid
+    import inspect
+    assert inspect.signature(run_grid).parameters["out"].default == "runs/ablate"   # the library's default too

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Literal
 from fastcore.docments import docments
 from . import __version__
-from .config import (BASES, EXPERIMENT_PRESETS, GRIDS, LONG_VIDEO_STRATEGIES, LR_SCHEDULES, MIXED_PRECISION,
+from .config import (BASES, EXPERIMENT_PRESETS, GRID_OUT, GRIDS, LONG_VIDEO_STRATEGIES, LR_SCHEDULES, MIXED_PRECISION,
                                    MODEL_PRESETS, MOTION_KINDS, SAMPLERS, VIDEO_EXTS, ModelConfig, TrainConfig, check_number,
                                    check_prepare_options, get_preset, parse_model_overrides)
 from .core import (ASSETS, EXTRAS, InputError, MissingExtraError, RunFailed, cache_dir, check_not_input, inside,
@@ -287,7 +287,7 @@ def _check_ablate(grid, preset, seeds, out, workers, executor, kind, address, te
 def _cmd_ablate(grid: str = "paper",                              # grid name (config.GRIDS)
                 preset: Literal[tuple(EXPERIMENT_PRESETS)] = "cpu",  # experiment preset
                 seeds: int = 1,                                   # seeds per variant (0..N-1)
-                out: str = "results/cpu",                         # output folder (resumable)
+                out: str = GRID_OUT,                              # output folder (resumable; under runs/, ignored by git: never the committed results/)
                 workers: int = 1,                                 # variants run in parallel
                 executor: Literal["process", "ray", "papermill", "inprocess"] = "process",  # process: a worker process per run on this machine; ray: a Ray task per run (needs the optional cluster extra); papermill/inprocess: process with that --kind
                 kind: Literal["papermill", "inprocess"] | None = None,  # papermill (None): executed notebook per run; inprocess: same code without a Jupyter kernel

@@ -24,7 +24,7 @@ from .core import IBUG68_GROUPS, NUM_CLASSES
 __all__ = ['MOTION_KINDS', 'LONG_VIDEO_STRATEGIES', 'SAMPLERS', 'PREDICTION_TYPES', 'MIXED_PRECISION', 'BLEND_RAMPS',
            'LR_SCHEDULES', 'VIDEO_EXTS', 'IMAGE_EXTS', 'DEFAULT_SCALE_RANGE', 'MODEL_PRESETS', 'TRAIN_FIELD_RENAMES',
            'TRAIN_DATA_SEED', 'BASES', 'BASELINE', 'EVAL_ONLY_FIELDS', 'ADDED_PRESET_FIELDS', 'EXPERIMENT_PRESETS',
-           'PRESET_TO_TRAIN', 'RUN_TO_TRAIN', 'GRIDS', 'parse_scale_range', 'parse_bool', 'parse_choice',
+           'PRESET_TO_TRAIN', 'RUN_TO_TRAIN', 'GRIDS', 'GRID_OUT', 'parse_scale_range', 'parse_bool', 'parse_choice',
            'check_number', 'check_prepare_options', 'check_kind', 'condition_channels', 'field_names', 'shared_fields',
            'auto_prediction_type', 'ModelConfig', 'get_preset', 'parse_model_overrides', 'TrainConfig', 'variant_name',
            'variant_dir_name', 'ExperimentPreset', 'RunConfig', 'paper_grid']
@@ -680,3 +680,6 @@ def paper_grid() -> dict[str, dict]:
 
 GRIDS = {"paper": paper_grid}
 "Grids by name (the choices of `vividportraits ablate --grid`)."
+GRID_OUT = "runs/ablate"
+"""Where a grid goes when no folder is named (`vividportraits ablate`, `grid.run_grid`): under `runs/`, which git ignores, so
+a run that names no folder never writes into the committed `results/`."""

@@ -18,8 +18,8 @@ from typing import Sequence
 import psutil
 
 from .core import InputError, install_hint, load_json, project_root, save_json
-from .config import (EXPERIMENT_PRESETS, GRIDS, ExperimentPreset, RunConfig, parse_bool, parse_scale_range,
-                                   variant_dir_name)
+from .config import (EXPERIMENT_PRESETS, GRID_OUT, GRIDS, ExperimentPreset, RunConfig, parse_bool,
+                                   parse_scale_range, variant_dir_name)
 # `experiment` (torch, the model) is imported where a job runs: the command line builds the jobs and compares them with
 # the finished runs before any heavy import
 
@@ -349,7 +349,7 @@ def set_aside(job: dict,                 # a job whose finished run was made wit
 def run_grid(grid: str = "paper",           # grid name (see config.GRIDS)
              preset: str = "cpu",            # experiment preset for every variant
              seeds: int = 1,                 # seeds 0..seeds-1 per variant
-             out: str | os.PathLike = "results/cpu",  # output folder (resumable)
+             out: str | os.PathLike = GRID_OUT,  # output folder (resumable; default runs/ablate, ignored by git)
              workers: int = 1,               # jobs running at the same time
              executor: str = "process",      # "process" (local workers) or "ray"; "papermill"/"inprocess" = process + that kind
              kind: str | None = None,        # run kind: "papermill" (executed notebooks, default) or "inprocess"
