@@ -1,5 +1,6 @@
-"""`make docs` (tools/build_docs.py): the site builds, its index is the notebook map with links that resolve,
-and a notebook's figure appears on its page (once the notebooks carry outputs: nbs/.outputs-required)."""
+"""`make docs` (tools/build_docs.py): the site builds, its index is the notebook map (docs/notebooks.md) with links that
+resolve, the README and every docs/*.md page are rendered with working links and figures, and a notebook's figure
+appears on its page (once the notebooks carry outputs: nbs/.outputs-required)."""
 import json, sys
 from html.parser import HTMLParser
 from pathlib import Path
@@ -42,6 +43,24 @@ def test_index_is_the_notebook_map_and_its_links_resolve(site):
     assert "readme.html" in local
     missing = [h for h in local if not (site/h.split("#")[0]).is_file()]
     assert not missing, f"index.html links to pages that were not built: {missing}"
+
+
+def test_notebook_map_lists_every_notebook():
+    "docs/notebooks.md's map (the site's index) names every notebook in nbs/, templates included."
+    table = build_docs._section((ROOT/build_docs.MAP_PAGE).read_text(), "Notebook map")
+    for p in sorted((ROOT/"nbs").glob("*.ipynb")):
+        assert f"| `{p.stem}` |" in table, f"{build_docs.MAP_PAGE}: the notebook map does not list {p.stem}"
+
+
+def test_docs_pages_built_and_linked(site):
+    "Every docs/*.md page is rendered, the README links each one, and no markdown page has a broken local link."
+    readme = (ROOT/"README.md").read_text()
+    for p in sorted((ROOT/"docs").glob("*.md")):
+        assert (site/"docs"/f"{p.stem}.html").is_file(), f"docs/{p.stem}.html not built"
+        assert f"](docs/{p.name}" in readme, f"README.md does not link docs/{p.name}"
+        assert f"docs/{p.stem}.html" in _refs(site/"readme.html").links
+    pages = [site/"index.html", site/"readme.html", *sorted((site/"docs").glob("*.html"))]
+    assert not build_docs.broken_links(site, pages), build_docs.broken_links(site, pages)
 
 
 def test_readme_figures_resolve(site):

@@ -1,6 +1,8 @@
-"""The study's pre-registration and the README's generated blocks stay in step with `vividportraits.stats`, and the
-analysis of the committed results checks out against an independent recomputation."""
+"""The study's pre-registration and the generated blocks of its page (docs/study.md, written by tools/update_readme.py)
+stay in step with `vividportraits.stats`, and the analysis of the committed results checks out against an independent
+recomputation."""
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +12,12 @@ import pytest
 from vividportraits import stats
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT/"tools"))
+import update_readme  # noqa: E402
+
 RESULTS = "results/study"
+PAGE = ROOT/update_readme.PAGE   # docs/study.md: the page that holds the generated blocks
+FIX = "run python tools/update_readme.py"
 OLD = "results/cpu"   # the old-protocol grid (superseded; kept with its regenerated tables)
 
 
@@ -24,21 +31,21 @@ def old_records():
     return stats.clip_records(ROOT/OLD)
 
 
-def test_readme_questions_block_is_generated():
-    assert stats.readme_block((ROOT/"README.md").read_text(), "questions") == stats.protocol_markdown().strip(), \
-        "README's pre-registered questions differ from stats.protocol_markdown(): run stats.update_readme()"
+def test_study_page_questions_block_is_generated():
+    assert update_readme.block(PAGE.read_text(), "questions") == stats.protocol_markdown().strip(), \
+        f"docs/study.md's pre-registered questions differ from stats.protocol_markdown(): {FIX}"
 
 
 def test_study_protocol_doc_is_generated():
     assert (ROOT/"docs"/"study_protocol.md").read_text() == stats.study_protocol_doc(), \
-        "docs/study_protocol.md differs from stats.study_protocol_doc(): run stats.update_readme()"
+        f"docs/study_protocol.md differs from stats.study_protocol_doc(): {FIX}"
 
 
-def test_readme_findings_block_is_generated(records):
+def test_study_page_findings_block_is_generated(records):
     refs = {a: stats.clip_records(ROOT/RESULTS, system=a) for a in set(stats.ANCHORS.values())}
     want = stats.findings_markdown(records, source=RESULTS, references=refs).strip()
-    assert stats.readme_block((ROOT/"README.md").read_text(), "findings") == want, \
-        "README's findings differ from what stats.findings_markdown generates from results/study: run stats.update_readme()"
+    assert update_readme.block(PAGE.read_text(), "findings") == want, \
+        f"docs/study.md's findings differ from what stats.findings_markdown generates from results/study: {FIX}"
 
 
 @pytest.fixture(scope="module")
@@ -46,29 +53,53 @@ def references():
     return stats.reference_records(ROOT/RESULTS)
 
 
-def test_readme_anchors_block_is_generated(records, references):
+def test_study_page_anchors_block_is_generated(records, references):
     want = stats.anchors_markdown(records, references, source=RESULTS).strip()
-    assert stats.readme_block((ROOT/"README.md").read_text(), "anchors") == want, \
-        "README's baseline-against-references block differs from stats.anchors_markdown on results/study: run stats.update_readme()"
+    assert update_readme.block(PAGE.read_text(), "anchors") == want, \
+        f"docs/study.md's baseline-against-references block differs from stats.anchors_markdown on results/study: {FIX}"
     assert (ROOT/RESULTS/"anchors.md").read_text().strip() == want, \
         "results/study/anchors.md is stale: re-run nbs/report.ipynb on results/study (papermill)"
 
 
-def test_readme_blocks_above_the_verdicts():
-    "The anchors block sits in the study's results section, before its figures and the verdicts."
-    text = (ROOT/"README.md").read_text()
+def test_study_page_blocks_above_the_verdicts():
+    "The questions come first; the anchors block sits in the study's results section, before its figures and the verdicts."
+    text = PAGE.read_text()
     sec = text.index("## The decisive study: results")
-    assert sec < text.index(stats.README_MARKERS["anchors"][0]) < text.index("results/study/forest.png") \
-        < text.index(stats.README_MARKERS["findings"][0])
+    assert text.index(update_readme.MARKERS["questions"][1]) < sec < text.index(update_readme.MARKERS["anchors"][0]) \
+        < text.index("results/study/forest.png") < text.index(update_readme.MARKERS["findings"][0])
+
+
+def test_readme_links_the_study_page():
+    "The README keeps the plain-words summary and sends the reader to the study page (which links back)."
+    readme = (ROOT/"README.md").read_text()
+    assert readme.index("## What was found so far, in plain words") < readme.index("](docs/study.md)")
+    assert "](../README.md)" in PAGE.read_text()
+    assert "<!-- anchors:start -->" not in readme and "<!-- findings:start -->" not in readme, \
+        "the generated blocks live in docs/study.md, not in README.md"
 
 
 def test_update_readme_rewrites_a_stale_anchors_block(tmp_path):
-    "A stale anchors block is rewritten by update_readme (and the test above fails on it until then)."
-    stale = stats.replace_block((ROOT/"README.md").read_text(), "anchors", "the baseline animates (stale)")
-    (tmp_path/"README.md").write_text(stale); (tmp_path/"docs").mkdir()
+    "A stale anchors block is rewritten by tools/update_readme.py (and the test above fails on it until then)."
+    stale = update_readme.replace_block(PAGE.read_text(), "anchors", "the baseline animates (stale)")
+    (tmp_path/"docs").mkdir(); (tmp_path/update_readme.PAGE).write_text(stale)
+    (tmp_path/update_readme.PROTOCOL).write_text((ROOT/update_readme.PROTOCOL).read_text())
     (tmp_path/"results").symlink_to(ROOT/"results", target_is_directory=True)
-    assert stats.update_readme(tmp_path, RESULTS)
-    assert (tmp_path/"README.md").read_text() == (ROOT/"README.md").read_text()
+    assert update_readme.update(tmp_path, RESULTS) == [tmp_path/update_readme.PAGE]
+    assert (tmp_path/update_readme.PAGE).read_text() == PAGE.read_text()
+    assert update_readme.update(tmp_path, RESULTS) == []   # a second run changes nothing
+
+
+def test_blocks_found_and_replaced_by_name():
+    "The marker helpers: one block per name, a stale one replaced without touching the others."
+    text = "intro\n<!-- findings:start -->\nold\n<!-- findings:end -->\nrest\n"
+    assert update_readme.block(text, "findings") == "old"
+    r = update_readme.replace_block(text, "findings", "new text")
+    assert r.startswith("intro\n<!-- findings:start -->\nnew text\n") and r.endswith("rest\n")
+    with pytest.raises(ValueError, match="expected one"): update_readme.block("no markers", "findings")
+    text3 = "\n".join(f"{a}\nold {k}\n{b}" for k, (a, b) in update_readme.MARKERS.items())
+    assert list(update_readme.MARKERS) == ["questions", "anchors", "findings"]
+    r3 = update_readme.replace_block(text3, "anchors", "new")
+    assert [update_readme.block(r3, k) for k in update_readme.MARKERS] == ["old questions", "new", "old findings"]
 
 
 def _clips(path):
@@ -109,8 +140,8 @@ def test_anchor_table_recomputed(references, records):
 
 
 def test_readme_prose_agrees_with_the_anchors_block():
-    "The README's hand-written lead and the study section's prose say only what the generated anchors block says."
-    text = (ROOT/"README.md").read_text(); block = stats.readme_block(text, "anchors")
+    "The README's hand-written lead and the study page's prose say only what the generated anchors block says."
+    text = (ROOT/"README.md").read_text() + PAGE.read_text(); block = update_readme.block(PAGE.read_text(), "anchors")
     if "the study's baseline does not yet animate" in text:
         assert "does not beat copying its source on any metric" in block
     assert "protects the face shape" not in text and "protects the source" not in text
@@ -123,15 +154,15 @@ def test_q3_expression_cost_recomputed(records):
         a, b = [_clips(ROOT/RESULTS/f/f"seed{seed}"/"results.json") for f in ("scale-_0.6,1.4_", "baseline")]
         a, b = [x[(x.system == "model") & (x.kind == "cross")].set_index(["source", "driver"]) for x in (a, b)]
         per_seed.append((a.expr_sim_carried - b.loc[a.index, "expr_sim_carried"]).mean())
-    f = stats.readme_block((ROOT/"README.md").read_text(), "findings")
+    f = update_readme.block(PAGE.read_text(), "findings")
     line = next(l for l in f.splitlines() if l.startswith("- **Q3 the scaling range, descriptive (not pre-registered"))
     assert f"scale=[0.6,1.4] {np.mean(per_seed):+.3f} [" in line, line
     assert "worse than the baseline (interval excludes 0): scale=[0.6,1.4]" in line, line
     assert round(np.mean(per_seed), 3) == -0.243
 
 
-def test_readme_sections_in_order():
-    text = (ROOT/"README.md").read_text()
+def test_study_page_sections_in_order():
+    text = PAGE.read_text()
     heads = [l for l in text.splitlines() if l.startswith("## ")]
     i = heads.index("## The decisive study: pre-registered questions")
     assert heads[i + 1] == "## The decisive study: results"

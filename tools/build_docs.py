@@ -1,21 +1,27 @@
 #!/usr/bin/env python
-"""`make docs`: a static HTML site of the notebooks and the README, without Quarto.
+"""`make docs`: a static HTML site of the notebooks, the README and the pages under docs/, without Quarto.
 
 Renderer: nbconvert's HTMLExporter (the `lab` template). It is a Jupyter project package already installed with
 jupyterlab, works offline (the JupyterLab CSS is inlined into each page; figures are the notebooks' own base64 PNG
 outputs), and renders the notebooks exactly as JupyterLab shows them. Only MathJax (for the $...$ formulas) and
 require.js are linked from a CDN: offline, formulas show as their TeX source.
 
-Pages: index.html (the README's "Notebook map", each notebook linked to its page), readme.html (the README, with
-links to notebooks rewritten to their pages and its figures copied beside it), and one NAME.html per nbs/*.ipynb.
+Pages, laid out as the repository is so that relative links keep working: index.html (the "Notebook map" of
+docs/notebooks.md, each notebook linked to its page), readme.html (README.md), docs/NAME.html for every docs/NAME.md,
+and one NAME.html per nbs/*.ipynb. In the markdown pages a link to README.md, docs/NAME.md or nbs/NAME.ipynb becomes a
+link to its page, and every local file they link or show (figures under results/ and docs/figures/) is copied to the
+same relative path. A local link of those pages that resolves to nothing in the site is reported (`broken_links`).
 
 Usage: python tools/build_docs.py [--out _docs]
 """
 from __future__ import annotations
-import argparse, re, shutil, sys
+import argparse, posixpath, re, shutil, sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+MAP_PAGE = "docs/notebooks.md"
+"The markdown page whose \"Notebook map\" section is the site's index."
 
 
 def _md_notebook(md: str):
@@ -25,22 +31,69 @@ def _md_notebook(md: str):
     return nb
 
 
-def _section(md: str, title: str) -> str:
+def _section(md: str, title: str, where: str = MAP_PAGE) -> str:
     "The markdown of the `## title` section of `md` (up to the next `## ` heading)."
     m = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", md, flags=re.M | re.S)
-    if not m: raise ValueError(f"README.md: no '## {title}' section found")
+    if not m: raise ValueError(f"{where}: no '## {title}' section found")
     return m.group(1)
 
 
-def _link_notebooks(md: str, names: set[str]) -> str:
-    "Turn `NN_name` table entries and nbs/NN_name.ipynb links into links to the notebooks' pages."
-    md = re.sub(r"\(nbs/([\w-]+)\.ipynb\)", lambda m: f"({m.group(1)}.html)" if m.group(1) in names else m.group(0), md)
-    return re.sub(r"^\| `([\w-]+)` \|", lambda m: f"| [`{m.group(1)}`]({m.group(1)}.html) |" if m.group(1) in names
+def _link_notebooks(md: str, names: set[str], prefix: str = "") -> str:
+    "Turn `NN_name` table entries into links to the notebooks' pages (`prefix`: the way from the page to the site root)."
+    return re.sub(r"^\| `([\w-]+)` \|", lambda m: f"| [`{m.group(1)}`]({prefix}{m.group(1)}.html) |" if m.group(1) in names
                   else m.group(0), md, flags=re.M)
 
 
+def _site_path(repo_path: str, names: set[str]) -> str:
+    "Where a repository file lives in the site: README.md, docs/*.md and nbs/*.ipynb become pages, the rest stays."
+    if repo_path == "README.md": return "readme.html"
+    if repo_path.startswith("docs/") and repo_path.endswith(".md"): return repo_path[:-3] + ".html"
+    m = re.fullmatch(r"nbs/([\w-]+)\.ipynb", repo_path)
+    if m and m.group(1) in names: return f"{m.group(1)}.html"
+    return repo_path
+
+
+def _rewrite_links(md: str, page: str, names: set[str], root: Path, out: Path) -> str:
+    """The markdown of the repository file `page` (e.g. "docs/study.md") with its local link and image targets
+    pointed at their places in the site; the local files they name are copied there."""
+    here = posixpath.dirname(page)
+    site_here = posixpath.dirname(_site_path(page, names))
+
+    def fix(m):
+        target = m.group(2)
+        if "://" in target or target.startswith(("#", "mailto:", "data:")): return m.group(0)
+        path, hash_, frag = target.partition("#")
+        repo_path = posixpath.normpath(posixpath.join(here, path)) if path else page
+        if repo_path.startswith("../"): return m.group(0)   # outside the repository
+        site = _site_path(repo_path, names)
+        if site == repo_path and (root/repo_path).is_file():  # a figure or other file: copied beside the pages
+            (out/site).parent.mkdir(parents=True, exist_ok=True); shutil.copy2(root/repo_path, out/site)
+        return f"{m.group(1)}({posixpath.relpath(site, site_here or '.')}{hash_}{frag})"
+    return re.sub(r"(!?\[[^\]]*\])\(([^)\s]+)\)", fix, md)
+
+
+class _Refs(HTMLParser):
+    def __init__(self):
+        super().__init__(); self.refs = []
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "a" and a.get("href"): self.refs.append(a["href"])
+        if tag == "img" and a.get("src"): self.refs.append(a["src"])
+
+
+def broken_links(out: Path, pages: list[Path]) -> dict[str, list[str]]:
+    "For each page: its local links and images that resolve to no file in the site (anchors within a page not checked)."
+    bad = {}
+    for page in pages:
+        p = _Refs(); p.feed(page.read_text(encoding="utf-8"))
+        local = [r for r in p.refs if "://" not in r and not r.startswith(("#", "mailto:", "data:"))]
+        miss = [r for r in local if not (page.parent/r.split("#")[0]).resolve().is_file()]
+        if miss: bad[str(page.relative_to(out))] = miss
+    return bad
+
+
 def build(out: Path, root: Path = ROOT) -> list[Path]:
-    "Render the site into `out`; returns the pages written."
+    "Render the site into `out`; returns the pages written (the markdown pages first: index, readme, docs/*)."
     import nbformat
     from nbconvert import HTMLExporter
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
@@ -52,19 +105,23 @@ def build(out: Path, root: Path = ROOT) -> list[Path]:
     def write(name, nb, title):
         nb.metadata["title"] = title  # the lab template's <title>
         body, _ = ex.from_notebook_node(nb)
-        nav = '<p style="margin:1em 2em"><a href="index.html">vividportraits: notebook map</a> | <a href="readme.html">README</a></p>'
+        up = "../" * name.count("/")
+        nav = (f'<p style="margin:1em 2em"><a href="{up}index.html">vividportraits: notebook map</a> | '
+               f'<a href="{up}readme.html">README</a></p>')
         body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + nav, body, count=1)
+        (out/name).parent.mkdir(parents=True, exist_ok=True)
         (out/name).write_text(body, encoding="utf-8"); pages.append(out/name)
 
-    readme = (root/"README.md").read_text(encoding="utf-8")
+    nbmap = (root/MAP_PAGE).read_text(encoding="utf-8")
     index_md = ("# vividportraits: notebook map\n\nThe library notebooks in order, executed (`make notebooks`); "
-                "the [README](readme.html) explains the kit.\n\n" + _section(readme, "Notebook map"))
+                "the [README](readme.html) explains the kit, and [docs/notebooks.html](docs/notebooks.html) says how to "
+                "read, run and re-execute them.\n\n" + _section(nbmap, "Notebook map"))
     write("index.html", _md_notebook(_link_notebooks(index_md, names)), "vividportraits")
-    for rel in re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", readme):  # the README's local figures, same relative paths
-        src = root/rel
-        if "://" not in rel and src.is_file():
-            (out/rel).parent.mkdir(parents=True, exist_ok=True); shutil.copy2(src, out/rel)
-    write("readme.html", _md_notebook(_link_notebooks(readme, names)), "vividportraits README")
+    readme = (root/"README.md").read_text(encoding="utf-8")
+    write("readme.html", _md_notebook(_rewrite_links(readme, "README.md", names, root, out)), "vividportraits README")
+    for p in sorted((root/"docs").glob("*.md")):
+        md = _rewrite_links(p.read_text(encoding="utf-8"), f"docs/{p.name}", names, root, out)
+        write(f"docs/{p.stem}.html", _md_notebook(_link_notebooks(md, names, prefix="../")), f"vividportraits: {p.stem}")
     for p in nbs:
         write(f"{p.stem}.html", nbformat.read(p, as_version=4), p.stem)
     return pages
@@ -75,9 +132,13 @@ def main(argv=None) -> int:
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--out", default=str(ROOT/"_docs"), help="output folder")
     a = ap.parse_args(argv)
-    pages = build(Path(a.out))
-    print(f"{len(pages)} pages in {a.out}; open {Path(a.out)/'index.html'}")
-    return 0
+    out = Path(a.out)
+    pages = build(out)
+    print(f"{len(pages)} pages in {a.out}; open {out/'index.html'}")
+    bad = broken_links(out, [p for p in pages if p.suffix == ".html" and not (ROOT/"nbs"/f"{p.stem}.ipynb").exists()])
+    for page, refs in bad.items():
+        print(f"{page}: broken links: {', '.join(refs)}", file=sys.stderr)
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":
