@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every GPU check of the kit in one script, for a single short lease of a GPU machine (see README "Measured on a GPU").
+# Every GPU check of the kit in one script, for a single short lease of a GPU machine (docs/measured.md: no GPU figure measured yet).
 # The machine has torch, accelerate and transformers but not diffusers or lpips: they travel as wheels in .whl/, and
 # the LPIPS backbone travels in .gpucache/ (VIVIDPORTRAITS_CACHE). Results go to $OUT (or ./gpu_out).
 # Budget: about 9 minutes in all; each part has its own time limit so one failure does not lose the others.
