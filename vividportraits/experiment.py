@@ -28,6 +28,7 @@ from .core import (Timer, atomic_write, commit_info, git_sha, cache_dir, get_dev
                                  show_images, write_results, write_video)
 from .dataset import Manifest, pairs, read_clip
 from .evaluators import load_synth_evaluator
+from .stats import OLD_PROTOCOL_RENAMES
 from .train import train
 _all_ = ["RunConfig", "ExperimentPreset", "EXPERIMENT_PRESETS", "BASELINE", "variant_name", "variant_dir_name",
          "parse_scale_range"]  # defined in `config`; re-exported for `from vividportraits.experiment import *`
@@ -121,17 +122,20 @@ def evaluate_variant(cfg: RunConfig, ckpt: str | os.PathLike, data_root: str | o
         pred = animate_pair(model, src, drv, T, cfg, i)
         windows = lv.get_context_scheduler(cfg.long_video)(T, min(e.window, T), min(e.overlap, max(0, T - 1)), 0)
         bounds = [b for b in lv.window_boundaries(windows, T) if 1 <= b < T]
-        m = M.evaluate(pred, target=gt, source=src["rgb"][:1],
-                       driver=drv["rgb"][:T], backend=backend, boundaries=bounds, evaluator=evaluator)
         ids = {"clip": i, "kind": p["kind"], "source": p["source"], "driver": p["driver"]}
-        if refs is None: rows.append({**ids, "system": "model", **m})
-        else:
+        if refs is None:   # no references (real clips, or a test split): the metrics module alone scores the model
+            rows.append({**ids, "system": "model", **M.evaluate(pred, target=gt, source=src["rgb"][:1], driver=drv["rgb"][:T],
+                                                                backend=backend, boundaries=bounds, evaluator=evaluator)})
+        else:              # one scoring path for the model and its references; the model adds its flicker at the seams
             score = lambda systems: score_systems(systems, src["rgb"][:1], drv["rgb"][:T], gt, p["kind"], evaluator, reader,
                                                   placebo=refs["placebo"])
             key = {"eval_data": root.name, "pair": [p["source"], p["driver"], p.get("target")], "frames": T,
                    "references": list(refs["references"]), "scoring": fingerprint}
             scores = {**score({"model": pred}), **cached_reference_scores(key, lambda: score(refs["references"]))}
-            rows += [{**ids, "system": s, **(m if s == "model" else {}), **v} for s, v in scores.items()]
+            tc = M.temporal_consistency(pred, gt, bounds) if T >= 2 else {}
+            flicker = {"frames": T, "temporal_err": tc.get("temporal_err"), "seam": tc.get("temporal_err_boundary"),
+                       "seam_ratio": tc.get("seam_ratio")}
+            rows += [{**ids, "system": s, **(flicker if s == "model" else {}), **v} for s, v in scores.items()]
         if sum(s["kind"] == p["kind"] for s in samples) < 2:  # two self and two cross clips in samples.png
             samples.append({"kind": p["kind"], "source": src["rgb"][0], "driver": drv["rgb"][:T], "pred": pred,
                             "target": gt})
@@ -140,8 +144,9 @@ def evaluate_variant(cfg: RunConfig, ckpt: str | os.PathLike, data_root: str | o
     summary = {}
     for kind, sub in models.groupby("kind", sort=False):
         for col in ("id_sim", "id_sim_driver", "expr_sim", "ssim", "psnr", "lpips", "temporal_err", "seam", "seam_ratio"):
-            if col in sub:
-                mu, ci, n, _ = M.mean_ci95(pd.to_numeric(sub[col], errors="coerce").values)
+            src_col = col if col in sub else OLD_PROTOCOL_RENAMES.get(col)   # the protocol writes id_app, not id_sim too
+            if src_col in sub:
+                mu, ci, n, _ = M.mean_ci95(pd.to_numeric(sub[src_col], errors="coerce").values)
                 summary[f"{kind}.{col}"] = (mu, ci, n)
     # the seam metric of long clips pools both protocols
     for col in ("temporal_err", "seam", "seam_ratio"):
@@ -249,13 +254,17 @@ def run_experiment(cfg: RunConfig, progress: bool = True) -> dict:
 
 # %% ../nbs/13_experiment.ipynb #bdc556e2
 PROTOCOL_METRICS = ("psnr", "ssim", "lpips", "id_app", "id_app_driver", "id_face", "id_face_driver", "shape_leak",
-                    "expr_sim_carried", "gaze_sim", "expr_corr_carried", "expr_corr_placebo", "expr_sim_placebo")
+                    "expr_sim_carried", "gaze_sim", "expr_corr_carried", "expr_corr_placebo", "expr_sim_placebo",
+                    "expr_sim", "expr_corr")
 """The metrics every system of a clip (the model and each reference) is scored with: PSNR/SSIM/LPIPS against the
 ground truth, appearance identity (`id_app`) and face identity (`id_face`) to the source and to the driver, `shape_leak`
 (cross clips: 0 = the source's face shape, 1 = the driver's), expression similarity over the carried factors, and gaze
 (`gaze_x`, `gaze_y`, which no condition carries) scored separately as `gaze_sim`; the correlation of the carried
 expression tracks (`expr_corr_carried`, one number per clip), and the shuffled-driver placebo: both expression numbers
-against another clip's driver on the same frames (`expr_corr_placebo`, `expr_sim_placebo`; NaN without one)."""
+against another clip's driver on the same frames (`expr_corr_placebo`, `expr_sim_placebo`; NaN without one); and the
+paper's expression similarity over every factor the evaluator reads (`expr_sim`, its track correlation `expr_corr`), the
+ablation table's column. The table's `id_sim` / `id_sim_driver` are `id_app` / `id_app_driver` (the same cosine), read
+from those columns rather than written twice."""
 PROTOCOL_REFERENCES = {"self": ("copied_source", "static_neutral"), "cross": CF.ALL_REFERENCES}
 "The references scored beside the model per protocol (a self clip's ground truth is the clip itself, a perfect score)."
 POOL_STREAM = 24
@@ -358,7 +367,9 @@ def score_systems(systems: dict,        # system name -> T frames (uint8 T x H x
                      "gaze_sim": _mean(gaze_sim(ed, ep, evaluator)),
                      "expr_corr_carried": SH.expr_corr_carried(ed, ep, evaluator),
                      "expr_corr_placebo": nan if eo is None else SH.expr_corr_carried(eo, ep, evaluator),
-                     "expr_sim_placebo": nan if eo is None else _mean(SH.expr_sim_carried(eo, ep, evaluator))}
+                     "expr_sim_placebo": nan if eo is None else _mean(SH.expr_sim_carried(eo, ep, evaluator)),
+                     "expr_sim": _mean(evaluator.expression_similarity(ed, ep)),
+                     "expr_corr": evaluator.expression_correlation(ed, ep)}
     return out
 
 def clip_references(man: Manifest, p: dict, src: dict, T: int) -> dict:
