@@ -112,6 +112,7 @@ def _flag_few_faces(res: dict, names: dict, backend: str = "real"):
     who = f"pred {names['pred']}" + (f" (with driver {names['driver']})" if "expr_face_frac" in low else "")
     found = ", ".join(f"{k} {v:.3f} ({round(v * n)} of {n} frames)" for k, v in low.items())
     scores = " and ".join(s for k, s in (("id_face_frac", "identity"), ("expr_face_frac", "expression")) if k in low)
+    if backend == "synth" and names.get("driver") is not None: scores = "identity and expression"   # both read every pred frame
     how = "are means over those frames only" if backend == "real" else "mostly read frames without a face"
     warnings.warn(f"{who}: a face in too few frames: {found}, below the threshold {MIN_FACE_FRAC} (min_face_frac); its "
                   f"{scores} scores {how} and do not stand for the clip (few_faces: true in the result)", stacklevel=3)
