@@ -378,6 +378,8 @@ class TrainConfig:
     ref_drop_prob: float = 0.1              # probability of dropping the reference (trains classifier-free guidance)
     freeze_reference: bool = False          # stage 1: the ReferenceNet keeps its initial weights (a base's, as SD's frozen
                                             # UNet serves "reference-only" attention); its backward is skipped
+    guider_lr_mult: float = 1.0             # stage 1: the pose guider's learning rate is lr x this (its output conv
+                                            # starts at zero, so the motion signal grows from nothing; >1 speeds that)
     seed: int = 0                           # seed of initialisation, data order, augmentation and noise
     mixed_precision: str = "auto"           # one of MIXED_PRECISION: "auto" (bf16/fp16 on CUDA, fp32 on CPU), "no", ...
     ema: bool = True                        # keep an exponential moving average of the weights (used for samples)
@@ -421,6 +423,7 @@ class TrainConfig:
         if not 0 < self.ema_decay < 1: raise ValueError(f"ema_decay: expected 0 < decay < 1, got {self.ema_decay!r}")
         if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"lr: expected a finite number > 0, got {self.lr!r}")
+        check_number(self.guider_lr_mult, "guider_lr_mult", float, low=0, above=True)
         for k in ("weight_decay", "max_grad_norm"):
             v = getattr(self, k)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):

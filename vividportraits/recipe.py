@@ -30,6 +30,8 @@ CANDIDATES = {
     "tiny4-base": {"preset": "tiny4", "lr": 1e-3},
     # the base's ReferenceNet kept frozen (reference-only attention): 42% less time per step; evaluated at 1000 and 2000
     "tiny4-base-frozenref": {"preset": "tiny4", "lr": 1e-3, "freeze_reference": True},
+    # the pose guider at 5x the learning rate: on tiny4-base, carried expression only rises after about 2000 steps
+    "tiny4-base-guider5": {"preset": "tiny4", "lr": 1e-3, "guider_lr_mult": 5.0},
 }
 "The recipes the learning curves compare: name -> `TrainConfig` fields over the experiment preset's baseline run."
 

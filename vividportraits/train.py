@@ -287,7 +287,12 @@ def train(cfg: TrainConfig  # the run's configuration
     else:
         if cfg.freeze_reference and model.refnet is not None: model.refnet.requires_grad_(False)
         params = model.image_parameters()
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay,
+    groups = params
+    if cfg.stage == 1 and cfg.guider_lr_mult != 1:   # the guider in its own group: its zero-initialised output grows faster
+        g = {id(p) for p in model.guider.parameters()}
+        groups = [{"params": [p for p in params if id(p) not in g]},
+                  {"params": [p for p in params if id(p) in g], "lr": cfg.lr * cfg.guider_lr_mult}]
+    opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay,
                             **({"fused": True} if dev.type == "cuda" else {"foreach": True}))
     lr_sched = get_scheduler(LR_SCHEDULES[cfg.lr_schedule], opt, num_warmup_steps=cfg.warmup_steps,
                              num_training_steps=cfg.steps)
