@@ -27,14 +27,14 @@ from .config import (BASES, EXPERIMENT_PRESETS, GRID_OUT, GRIDS, LONG_VIDEO_STRA
                                    MODEL_PRESETS, MOTION_KINDS, SAMPLERS, VIDEO_EXTS, ModelConfig, TrainConfig, check_number,
                                    check_prepare_options, get_preset, parse_model_overrides)
 from .core import (ASSETS, EXTRAS, InputError, MissingExtraError, RunFailed, cache_dir, check_not_input, inside,
-                                 install_hint, quiet_native_logs, writable_folder)
+                                 install_hint, quiet_native_logs, template_path, writable_folder)
 # Nothing heavier: each subcommand imports its modules (torch, diffusers, the face backends) when it runs, after its
 # checks, so `vividportraits --help`, `--version` and every rejected input answer in about a second.
 
 # %% auto #0
-__all__ = ['EXIT_CODES', 'TEMPLATES', 'COMMANDS', 'NATIVE_LOG_COMMANDS', 'add_options', 'check_out_folder', 'check_out_file',
-           'check_exists', 'check_seed', 'check_fps', 'parse_int_list', 'check_device', 'check_extra', 'check_dataset',
-           'check_notebook', 'check_frames', 'template_path', 'Command', 'build_parser', 'main']
+__all__ = ['EXIT_CODES', 'COMMANDS', 'NATIVE_LOG_COMMANDS', 'add_options', 'check_out_folder', 'check_out_file', 'check_exists',
+           'check_seed', 'check_fps', 'parse_int_list', 'check_device', 'check_extra', 'check_dataset',
+           'check_notebook', 'check_frames', 'Command', 'build_parser', 'main']
 
 # %% ../nbs/14_cli.ipynb #f09572ba
 EXIT_CODES = {0: "done", 1: "failed (e.g. some clips of `prepare` or some grid variants failed; an unexpected error)",
@@ -249,20 +249,6 @@ def _cmd_fetch_weights(*names: str  # asset names (default: all)
     for name in (names or sorted(ASSETS)):
         print(f"{name}: {fetch_asset(name)}")
     return 0
-
-TEMPLATES = Path(__file__).parent/"templates" if "__file__" in globals() else Path.cwd().parent/"vividportraits"/"templates"
-"The papermill templates shipped in the package (copies of nbs/ablate.ipynb and nbs/report.ipynb, package data)."
-
-def template_path(name: Literal["ablate", "report"] = "ablate"  # which papermill template
-                 ) -> Path:
-    """A papermill template: `nbs/NAME.ipynb` of the source checkout this package runs from (editable install), else
-    the copy shipped in the package (`vividportraits/templates/`, as a wheel installs it); `InputError` when neither."""
-    pkg = TEMPLATES.parent
-    for p in (pkg.parent/"nbs"/f"{name}.ipynb", TEMPLATES/f"{name}.ipynb"):
-        if p.is_file(): return p
-    raise InputError(f"--template: the {name} notebook is neither in {pkg.parent/'nbs'} (a source checkout) nor in "
-                     f"{TEMPLATES} (an installed package); expected --template PATH to an ablation notebook, "
-                     "or a reinstall of the kit from a clone or a wheel built from it")
 
 def _needs_template(executor, kind) -> bool:
     "Whether an ablation grid runs its jobs through papermill (the default kind)."

