@@ -10,7 +10,8 @@ Pages, laid out as the repository is so that relative links keep working: index.
 docs/notebooks.md, each notebook linked to its page), readme.html (README.md), docs/NAME.html for every docs/NAME.md,
 and one NAME.html per nbs/*.ipynb. In the markdown pages a link to README.md, docs/NAME.md or nbs/NAME.ipynb becomes a
 link to its page, and every local file they link or show (figures under results/ and docs/figures/) is copied to the
-same relative path. A local link of those pages that resolves to nothing in the site is reported (`broken_links`).
+same relative path; a link to a heading (GitHub's anchor) is pointed at the id nbconvert gives that heading. A local
+link of those pages that resolves to nothing in the site, or to a missing anchor, is reported (`broken_links`).
 
 Usage: python tools/build_docs.py [--out _docs]
 """
@@ -53,6 +54,15 @@ def _site_path(repo_path: str, names: set[str]) -> str:
     return repo_path
 
 
+def _heading_ids(md: str) -> dict[str, str]:
+    "A markdown page's headings: GitHub's anchor (what links in the repository use) -> the id nbconvert gives it."
+    out = {}
+    for h in re.findall(r"^#+ (.+?)\s*$", md, flags=re.M):
+        text = re.sub(r"[`*]", "", h)
+        out.setdefault(re.sub(r"[^\w\- ]", "", text.lower()).replace(" ", "-"), text.replace(" ", "-"))
+    return out
+
+
 def _rewrite_links(md: str, page: str, names: set[str], root: Path, out: Path) -> str:
     """The markdown of the repository file `page` (e.g. "docs/study.md") with its local link and image targets
     pointed at their places in the site; the local files they name are copied there."""
@@ -66,6 +76,8 @@ def _rewrite_links(md: str, page: str, names: set[str], root: Path, out: Path) -
         repo_path = posixpath.normpath(posixpath.join(here, path)) if path else page
         if repo_path.startswith("../"): return m.group(0)   # outside the repository
         site = _site_path(repo_path, names)
+        if frag and site.endswith(".html") and repo_path.endswith(".md") and (root/repo_path).is_file():
+            frag = _heading_ids((root/repo_path).read_text(encoding="utf-8")).get(frag, frag)
         if site == repo_path and (root/repo_path).is_file():  # a figure or other file: copied beside the pages
             (out/site).parent.mkdir(parents=True, exist_ok=True); shutil.copy2(root/repo_path, out/site)
         return f"{m.group(1)}({posixpath.relpath(site, site_here or '.')}{hash_}{frag})"
@@ -82,12 +94,17 @@ class _Refs(HTMLParser):
 
 
 def broken_links(out: Path, pages: list[Path]) -> dict[str, list[str]]:
-    "For each page: its local links and images that resolve to no file in the site (anchors within a page not checked)."
+    """For each page: its local links and images that resolve to no file in the site, or to a page without the
+    linked anchor (`id="..."`; links within a page, `#...`, are not checked)."""
+    def ok(page, ref):
+        path, _, frag = ref.partition("#")
+        target = (page.parent/path).resolve()
+        return target.is_file() and (not frag or f'id="{frag}"' in target.read_text(encoding="utf-8", errors="replace"))
     bad = {}
     for page in pages:
         p = _Refs(); p.feed(page.read_text(encoding="utf-8"))
         local = [r for r in p.refs if "://" not in r and not r.startswith(("#", "mailto:", "data:"))]
-        miss = [r for r in local if not (page.parent/r.split("#")[0]).resolve().is_file()]
+        miss = [r for r in local if not ok(page, r)]
         if miss: bad[str(page.relative_to(out))] = miss
     return bad
 
