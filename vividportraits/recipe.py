@@ -19,9 +19,9 @@ from .config import RunConfig
 from .core import atomic_write, git_sha, hardware, load_json, save_json
 
 # %% auto #0
-__all__ = ['CANDIDATES', 'CURVE_STEPS', 'CURVE_METRICS', 'CURVE_REFERENCES', 'BAR', 'learning_curve', 'read_curves',
-           'curve_table', 'curve_plot', 'base_samples', 'expression_tracks', 'track_plot', 'sample_track',
-           'quality_bar', 'curve_bar']
+__all__ = ['CANDIDATES', 'CURVE_STEPS', 'CURVE_METRICS', 'CURVE_REFERENCES', 'BAR', 'save_train_log', 'learning_curve',
+           'read_curves', 'curve_table', 'curve_plot', 'base_samples', 'expression_tracks', 'track_plot',
+           'sample_track', 'quality_bar', 'curve_bar']
 
 # %% ../nbs/13d_recipe.ipynb #761c3757
 CANDIDATES = {
@@ -45,6 +45,17 @@ CURVE_REFERENCES = ("copied_source", "ground_truth")
 "The references drawn as horizontal lines: the floor a model must beat, and the ceiling."
 
 # %% ../nbs/13d_recipe.ipynb #e35c5ce0
+def save_train_log(run: str | os.PathLike,   # a training run's folder (`train`'s out: log.csv, samples/)
+                   res: str | os.PathLike    # where the curve's results go: RES/train_log.csv and RES/train_samples.png
+                  ) -> Path:
+    "Keep a curve's training loss (log.csv, a few hundred rows) and its latest sample grid beside its evaluations."
+    run, res = Path(run), Path(res)
+    with atomic_write(res/"train_log.csv", "w") as f: f.write((run/"log.csv").read_text())
+    grids = sorted((run/"samples").glob("step-*.png"))
+    if grids:
+        with atomic_write(res/"train_samples.png") as f: f.write(grids[-1].read_bytes())
+    return res/"train_log.csv"
+
 def learning_curve(name: str,                          # the candidate's name (a key of CANDIDATES, or a new one)
                    candidate: Mapping | None = None,   # its TrainConfig fields (None: CANDIDATES[name])
                    steps: Sequence[int] = CURVE_STEPS,  # evaluate at these steps
@@ -85,6 +96,7 @@ def learning_curve(name: str,                          # the candidate's name (a
         if fig is not None:
             with atomic_write(res/"track.png") as f: fig.savefig(f, format="png", dpi=72)
             plt.close(fig)
+        save_train_log(run/"train", res)
         log = [e for e in log if e["step"] != s] + [
             {"step": s, "train_seconds": round(t1 - t0, 1), "evaluate_seconds": round(t2 - t1, 1),
              "steps_per_s": r.get("steps_per_s"), "git_sha": git_sha(), "hardware": hardware()}]
