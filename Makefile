@@ -43,7 +43,7 @@ sync: $(STAMP)
 notebooks: $(STAMP)
 	$(BIN)/python tools/run_notebooks.py
 
-# A static HTML site of the (executed) notebooks and the README under _docs/ (nbconvert; offline, no Quarto).
+# A static HTML site of the (executed) notebooks, the README and docs/*.md under _docs/ (nbconvert; offline, no Quarto).
 docs: $(STAMP)
 	$(BIN)/python tools/build_docs.py --out _docs
 
