@@ -25,8 +25,8 @@ __all__ = ['MP_FACE_OVAL', 'MP_RIGHT_EYE', 'MP_LEFT_EYE', 'MP_RIGHT_BROW', 'MP_L
            'MP_LIPS_OUTER_LOWER', 'MP_LIPS_INNER_UPPER', 'MP_LIPS_INNER_LOWER', 'MP_NOSE', 'MP_TO_IBUG68',
            'IBUG68_MIRROR', 'FACER_FILES', 'PARSERS', 'FAN_FILES', 'LANDMARKERS', 'NoFaceError', 'as_rgb',
            'MediaPipeMesh', 'polygon_mask', 'colour_model', 'mesh_to_parsing', 'FaceParser', 'MediaPipeParser',
-           'hub_checkpoint', 'facer_weights', 'mesh_five_points', 'FacerParser', 'make_facer_standins', 'SynthParser',
-           'get_parser', 'Landmarker', 'upscale', 'MediaPipeLandmarker', 'dlib_model_file', 'DlibLandmarker',
+           'hub_checkpoint', 'facer_weights', 'mesh_five_points', 'FacerParser', 'SynthParser', 'get_parser',
+           'Landmarker', 'upscale', 'MediaPipeLandmarker', 'dlib_model_file', 'DlibLandmarker',
            'FaceAlignmentLandmarker', 'SynthLandmarker', 'get_landmarker', 'parsing_figure']
 
 # %% ../nbs/03_parsing.ipynb #142d7e07
@@ -407,39 +407,6 @@ class FacerParser(FaceParser):
         x = torch.from_numpy(img).permute(2, 0, 1)[None].to(self.device).float() / 255  # facer: float in [0, 1]
         out = self.parser(x, faces)
         return out["seg"]["logits"][0].argmax(0).to(torch.uint8).cpu().numpy()
-
-# %% ../nbs/03_parsing.ipynb #f1045403
-class _StandInFarlParser(torch.nn.Module):
-    "Stand-in for facer's FaRL TorchScript file: B x 3 x 448 x 448 float -> (B x 11 x 448 x 448 logits, B x 8 features)."
-    def forward(self, x: torch.Tensor):
-        b, _, h, w = x.shape
-        yy = torch.linspace(-1, 1, h, device=x.device)[:, None].expand(h, w)
-        xx = torch.linspace(-1, 1, w, device=x.device)[None, :].expand(h, w)
-        logits = torch.zeros(b, 11, h, w, device=x.device)
-        logits[:, 0] = 0.5
-        logits[:, 1] = (1 - (xx / 0.55) ** 2 - (yy / 0.7) ** 2)[None].expand(b, h, w) * 4
-        logits[:, 6] = (1 - (xx ** 2 + yy ** 2) / 0.1 ** 2)[None].expand(b, h, w) * 10
-        return logits, x.mean((2, 3)).repeat(1, 3)[:, :8]
-
-def make_facer_standins(folder: str | os.PathLike  # where to write the two files
-                       ) -> tuple[Path, Path]:     # (parser .pt, detector .pth)
-    "Write stand-in files shaped like facer's parser (TorchScript) and RetinaFace detector (state dict), for tests."
-    from facer.face_detection.retinaface import RetinaFace, cfg_mnet
-    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
-    ppath, dpath = folder/FACER_FILES["parser"][0], folder/FACER_FILES["detector"][0]
-    torch.jit.script(_StandInFarlParser()).save(str(ppath))
-    torch.manual_seed(0)
-    net = RetinaFace(cfg=cfg_mnet, phase="test")
-    # five points in units of the anchor size (decode: p = centre + 0.1 * bias * size)
-    five = torch.tensor([[-0.17, -0.12], [0.17, -0.12], [0.0, 0.05], [-0.13, 0.2], [0.13, 0.2]]).flatten() / 0.1
-    with torch.no_grad():
-        for head in list(net.ClassHead) + list(net.BboxHead) + list(net.LandmarkHead):
-            head.conv1x1.weight.zero_()
-        for head in net.ClassHead: head.conv1x1.bias.copy_(torch.tensor([-4.0, 4.0]).repeat(2))
-        for head in net.BboxHead: head.conv1x1.bias.zero_()
-        for head in net.LandmarkHead: head.conv1x1.bias.copy_(five.repeat(2))
-    torch.save(net.state_dict(), dpath)
-    return ppath, dpath
 
 # %% ../nbs/03_parsing.ipynb #543e1ad9
 class SynthParser(FaceParser):
