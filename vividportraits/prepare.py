@@ -24,6 +24,7 @@ from .dataset import Manifest, write_clip, failed_entry
 from .parsing import (FACER_FILES, NoFaceError, MediaPipeMesh, as_rgb, facer_weights, get_parser, get_landmarker,
                                     hub_checkpoint)
 from .segmentation import get_segmenter
+from .synth import IDENTITY_FACTORS, identity_colors, neutral_identity, set_factors  # the synth skin palette
 
 # %% auto #0
 __all__ = ['BACKEND_PACKAGES', 'NOISE_WARNINGS', 'VideoReadError', 'iter_frames', 'read_video', 'video_fps', 'FaceBoxDetector',
@@ -197,7 +198,6 @@ def crop_face(image: np.ndarray,     # H x W x 3 uint8 picture (a source portrai
 
 def _synth_skin(image: np.ndarray, tol: float = 0.02) -> np.ndarray:
     "H x W bool: pixels whose chromaticity lies within `tol` of SynthPortraits' skin palette (shading keeps it), not dark."
-    from vividportraits.synth import IDENTITY_FACTORS, identity_colors, neutral_identity, set_factors
     pal = identity_colors(set_factors(neutral_identity(21), IDENTITY_FACTORS, skin_tone=np.linspace(0, 1, 21)))["skin"]
     x = as_rgb(image).astype(np.float32) / 255; s = x.sum(-1)
     c = x / np.maximum(s, 1e-6)[..., None]
