@@ -71,7 +71,7 @@ def test_sigint_stops_grid_and_rerun_resumes(tmp_path):
 
 @pytest.mark.timeout(300)
 def test_ray_executor_two_variant_smoke(tmp_path):
-    pytest.importorskip("ray", reason="the Ray executor needs the optional extra: pip install 'vividportraits[cluster]'")
+    pytest.importorskip("ray", reason="the Ray executor needs the optional extra: pip install -c constraints.txt '.[cluster]' in the clone")
     r = _ablate("--preset", "smoke", "--out", tmp_path/"grid", "--executor", "ray", "--kind", "inprocess",
                 "--workers", 2, "--variants", "baseline", "long_video=overlap", cwd=tmp_path)
     out, err = r.communicate(timeout=280)
