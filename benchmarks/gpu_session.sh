@@ -16,8 +16,8 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT
 python3 -c "import torch, diffusers; print('torch', torch.__version__, 'diffusers', diffusers.__version__)" | tee -a "$OUT/gpu.txt"
 t0=$(date +%s)
 GRID_LIMIT=${GRID_LIMIT:-270}
-# 1. the ablation grid at --preset gpu, variants as concurrent processes on one GPU (in-process executor: no Jupyter there)
-timeout $GRID_LIMIT python3 -m vividportraits.cli ablate --grid paper --preset gpu --seeds 1 --workers ${WORKERS:-7} \
+# 1. the ablation grid at --experiment gpu, variants as concurrent processes on one GPU (in-process executor: no Jupyter there)
+timeout $GRID_LIMIT python3 -m vividportraits.cli ablate --grid paper --experiment gpu --seeds 1 --workers ${WORKERS:-7} \
   --executor inprocess --out "$OUT/grid" 2>&1 | tail -40
 (cd "$OUT" && tar czf results_gpu.tar.gz grid --exclude='grid/_checkpoints' && rm -rf grid/_checkpoints)
 echo "grid: $(( $(date +%s) - t0 )) s"

@@ -28,7 +28,7 @@ def test_help_lists_every_subcommand():
 def test_bad_input_is_a_clear_error(tmp_path):
     r = vp("evaluate", "--pred", tmp_path/"missing.mp4")
     assert r.returncode == 2 and "missing.mp4" in r.stderr
-    r = vp("ablate", "--preset", "smoke", "--variants", "nope", "--out", tmp_path/"g")
+    r = vp("ablate", "--experiment", "smoke", "--variants", "nope", "--out", tmp_path/"g")
     assert r.returncode == 2 and "unknown ['nope']" in r.stderr
 
 
@@ -40,7 +40,7 @@ def test_synth_train_animate_evaluate(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     man = json.loads((data/"manifest.json").read_text())
     assert man["format"] == "vividportraits-dataset" and len(man["clips"]) >= 4
-    r = vp("train", "--preset", "tiny", "--data", data, "--out", run, "--steps", 3, "--batch-size", 2,
+    r = vp("train", "--model", "tiny", "--data", data, "--out", run, "--steps", 3, "--batch-size", 2,
            "--ckpt-every", 2, "--sample-every", -1, "--scale-range", 0.9, 1.1, "--no-fgbg", "--no-progress")
     assert r.returncode == 0, r.stderr[-2000:]
     cfg = json.loads((run/"train_config.json").read_text())
@@ -73,7 +73,7 @@ def test_synth_train_animate_evaluate(tmp_path):
 @pytest.mark.timeout(900)
 def test_grid_resumes_and_shares_training(tmp_path):
     out = tmp_path/"grid"
-    args = ("ablate", "--preset", "smoke", "--seeds", 1, "--out", out, "--executor", "inprocess",
+    args = ("ablate", "--experiment", "smoke", "--seeds", 1, "--out", out, "--executor", "inprocess",
             "--variants", "baseline", "long_video=overlap")
     r = vp(*args, timeout=900)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]

@@ -163,17 +163,17 @@ def _finished_grid(out, preset="smoke", data="synth"):
 
 def test_grid_other_preset_is_not_done(tmp_path):
     _finished_grid(tmp_path/"g", "smoke")
-    r = vp("ablate", "--preset", "cpu", "--out", tmp_path/"g", "--variants", "baseline", "--executor", "inprocess")
-    rejected("2 ablate --preset cpu over smoke runs", r, "ablate", "other settings", "preset: 'smoke' there, 'cpu' now",
+    r = vp("ablate", "--experiment", "cpu", "--out", tmp_path/"g", "--variants", "baseline", "--executor", "inprocess")
+    rejected("2 ablate --experiment cpu over smoke runs", r, "ablate", "other settings", "preset: 'smoke' there, 'cpu' now",
              "--replace-changed")
     assert not (tmp_path/"g"/"grid_status.json").exists()      # refused before anything was written
-    r = vp("ablate", "--preset", "smoke", "--out", tmp_path/"g", "--variants", "baseline", "--executor", "inprocess")
+    r = vp("ablate", "--experiment", "smoke", "--out", tmp_path/"g", "--variants", "baseline", "--executor", "inprocess")
     assert r.returncode == 0 and "1 already done, 0 to run" in r.stdout, r.stderr[-2000:]
 
 
 def test_grid_other_data_is_not_done(tmp_path, data32):
     _finished_grid(tmp_path/"g", "smoke")
-    r = vp("ablate", "--preset", "smoke", "--data", data32, "--out", tmp_path/"g", "--variants", "baseline")
+    r = vp("ablate", "--experiment", "smoke", "--data", data32, "--out", tmp_path/"g", "--variants", "baseline")
     rejected("2 ablate --data PREPARED over synth runs", r, "ablate", "other settings", "data: 'synth' there")
 
 
@@ -183,7 +183,7 @@ def test_grid_changed_preset_values_are_not_done(tmp_path):
     rec = json.loads((Path(j["run_dir"])/"results.json").read_text())
     rec["preset_values"]["train_steps"] += 1
     (Path(j["run_dir"])/"results.json").write_text(json.dumps(rec))
-    r = vp("ablate", "--preset", "smoke", "--out", tmp_path/"g", "--variants", "baseline")
+    r = vp("ablate", "--experiment", "smoke", "--out", tmp_path/"g", "--variants", "baseline")
     rejected("2 ablate over runs of older preset values", r, "ablate", "preset_values.train_steps")
 
 
@@ -212,8 +212,8 @@ def test_synth_n_cross_negative(tmp_path):
 
 
 def test_train_dataset_smaller_than_preset(data32, tmp_path):
-    r = vp("train", "--preset", "small", "--data", data32, "--out", tmp_path/"r")
-    rejected("3 train --preset small (128 px) on a 32 px dataset", r, "train", "--data", "smaller than the 128 px")
+    r = vp("train", "--model", "small", "--data", data32, "--out", tmp_path/"r")
+    rejected("3 train --model small (128 px) on a 32 px dataset", r, "train", "--data", "smaller than the 128 px")
 
 
 def test_train_steps_below_saved_step(run4, data16):
@@ -222,8 +222,8 @@ def test_train_steps_below_saved_step(run4, data16):
 
 
 def test_train_sd15_without_weights(tmp_path):
-    r = vp("train", "--preset", "sd15", "--out", tmp_path/"r")
-    rejected("3 train --preset sd15 without weights", r, "train", "--preset sd15", "pretrained_path")
+    r = vp("train", "--model", "sd15", "--out", tmp_path/"r")
+    rejected("3 train --model sd15 without weights", r, "train", "--model sd15", "pretrained_path")
 
 
 def test_evaluate_no_face_anywhere(tmp_path):
@@ -284,13 +284,13 @@ def test_ablate_data_with_escaping_paths(data32, tmp_path):
     d = tmp_path/"d"; shutil.copytree(data32, d)
     man = json.loads((d/"manifest.json").read_text()); man["clips"][0]["file"] = "../../../etc/passwd"
     (d/"manifest.json").write_text(json.dumps(man))
-    r = vp("ablate", "--preset", "smoke", "--data", d, "--out", tmp_path/"g")
+    r = vp("ablate", "--experiment", "smoke", "--data", d, "--out", tmp_path/"g")
     rejected("4 ablate --data with an escaping clip path", r, "ablate", "--data", "resolves outside")
     assert not (tmp_path/"g").exists()
 
 
 def test_ablate_template_not_a_notebook(files, tmp_path):
-    r = vp("ablate", "--preset", "smoke", "--template", files/"text.png", "--out", tmp_path/"g")
+    r = vp("ablate", "--experiment", "smoke", "--template", files/"text.png", "--out", tmp_path/"g")
     rejected("4 ablate --template text.png", r, "ablate", "--template", "Jupyter notebook")
     assert not (tmp_path/"g").exists()
 
@@ -407,7 +407,7 @@ def test_no_heavy_import(argv):
 
 def test_ray_unreachable_address(tmp_path):
     pytest.importorskip("ray")
-    r = vp("ablate", "--preset", "smoke", "--executor", "ray", "--address", "127.0.0.1:1", "--out", tmp_path/"g")
+    r = vp("ablate", "--experiment", "smoke", "--executor", "ray", "--address", "127.0.0.1:1", "--out", tmp_path/"g")
     rejected("6 ablate --executor ray --address 127.0.0.1:1", r, "ablate", "--address", "no Ray cluster answers")
     assert not (tmp_path/"g").exists()
 
@@ -459,7 +459,7 @@ def test_rejected_command_leaves_no_folder(tmp_path, run4, data16):
 def test_ray_sigterm_while_starting(tmp_path):
     "SIGTERM while the grid starts a local Ray (minutes on a loaded machine): exit 130 with one line, not 15 or a hang."
     pytest.importorskip("ray")
-    p = subprocess.Popen([str(BIN/"vividportraits"), "ablate", "--preset", "smoke", "--executor", "ray", "--kind", "inprocess",
+    p = subprocess.Popen([str(BIN/"vividportraits"), "ablate", "--experiment", "smoke", "--executor", "ray", "--kind", "inprocess",
                           "--variants", "baseline", "--out", str(tmp_path/"g")], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, env=ENV)
     t0 = time.time()   # the status file is written just before Ray starts

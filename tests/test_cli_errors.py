@@ -56,7 +56,7 @@ def data(tmp_path_factory):
 def run(data, tmp_path_factory):
     "A tiny checkpoint trained for 2 steps (parsing motion, no fg/bg)."
     out = tmp_path_factory.mktemp("run")/"run"
-    r = vp("train", *SMALL, "--preset", "tiny", "--data", data, "--out", out, "--steps", 2, "--batch-size", 2,
+    r = vp("train", *SMALL, "--model", "tiny", "--data", data, "--out", out, "--steps", 2, "--batch-size", 2,
            "--ckpt-every", 1, "--sample-every", -1, "--no-fgbg", "--no-progress", "--no-tensorboard")
     assert r.returncode == 0, r.stderr[-2000:]
     return out
@@ -87,7 +87,7 @@ def test_unwritable_output(cmd, tmp_path, data, face):
             "train": ["train", *SMALL, "--data", data, "--out", bad, "--steps", 1],
             "animate": ["animate", "--checkpoint", tmp_path, "--source", src, "--driver", clip, "--out", bad/"o.mp4"],
             "evaluate": ["evaluate", "--pred", clip, "--target", clip, "--backend", "synth", "--out", bad/"m.json"],
-            "ablate": ["ablate", "--preset", "smoke", "--out", bad],
+            "ablate": ["ablate", "--experiment", "smoke", "--out", bad],
             "demo": ["demo", "--out", bad]}[cmd]
     r = vp(*args)
     expect(r, cmd, 2, "a_file")
@@ -107,7 +107,7 @@ def test_truncated_safetensors_animate(run, face, tmp_path):
 def test_truncated_safetensors_train_resume(run, data, tmp_path):
     bad = tmp_path/"run"; shutil.copytree(run, bad)
     for f in bad.rglob("*.safetensors"): f.write_bytes(f.read_bytes()[:100])
-    r = vp("train", *SMALL, "--preset", "tiny", "--data", data, "--out", bad, "--steps", 4, "--batch-size", 2,
+    r = vp("train", *SMALL, "--model", "tiny", "--data", data, "--out", bad, "--steps", 4, "--batch-size", 2,
            "--sample-every", -1, "--no-fgbg", "--no-progress", "--no-tensorboard")
     if r.returncode == 0:   # the checkpoint module may fall back past damaged checkpoints (issue 17 item 4)
         pytest.skip("train resumed past the damaged checkpoints (a fallback, not an error)")
@@ -171,7 +171,7 @@ def test_boundaries_not_numbers(face):
 
 def test_resume_with_other_motion(run, data, tmp_path):
     out = tmp_path/"run"; shutil.copytree(run, out)
-    r = vp("train", *SMALL, "--preset", "tiny", "--data", data, "--out", out, "--steps", 4, "--batch-size", 2,
+    r = vp("train", *SMALL, "--model", "tiny", "--data", data, "--out", out, "--steps", 4, "--batch-size", 2,
            "--motion", "landmarks", "--no-fgbg", "--no-progress", "--sample-every", -1, "--no-tensorboard")
     line = expect(r, "train", 2, "--out", "new --out folder", "motion")
     assert "size mismatch" not in r.stderr

@@ -103,7 +103,7 @@ def test_failed_command_leaves_no_empty_folder(cmd, how, code, tmp_path):
     out = tmp_path/"new"/"out"
     mod, name = FAIL[cmd]
     src = tmp_path/"videos"; src.mkdir(); (src/"a.mp4").write_bytes(b"")
-    args = {"demo": ["demo", "--out", out], "ablate": ["ablate", "--out", out, "--preset", "smoke"],
+    args = {"demo": ["demo", "--out", out], "ablate": ["ablate", "--out", out, "--experiment", "smoke"],
             "prepare": ["prepare", src, out]}[cmd]
     if cmd == "prepare": pytest.importorskip("mediapipe")   # prepare's check needs the faces extra
     pre = (f"import importlib, pathlib\nm = importlib.import_module({mod!r})\n"
@@ -161,7 +161,7 @@ def test_evaluate_flags_few_face_frames(synth_clip):
 
 def test_missing_extra_says_how_to_install_from_a_clone(tmp_path):
     "The kit is on no registry: `--executor ray` without Ray names the cluster extra as installed from a clone or a built wheel."
-    r = py_main(["ablate", "--executor", "ray", "--preset", "smoke", "--out", tmp_path/"out"], pre="sys.modules['ray'] = None")
+    r = py_main(["ablate", "--executor", "ray", "--experiment", "smoke", "--out", tmp_path/"out"], pre="sys.modules['ray'] = None")
     line = rejected("5 ablate --executor ray without ray", r, "ablate", "--executor ray", "'ray'", install_hint("cluster"),
                     'pip install -c constraints.txt ".[cluster]"', "vividportraits-", ".whl[cluster]", fast=False)
     assert "vividportraits[cluster]" not in line
@@ -227,7 +227,7 @@ def test_ablate_default_out_is_ignored_not_committed_results(tmp_path):
     pre = ("import pathlib, vividportraits.grid as g\ndef run_grid(*a, out, **k):\n"
            "    pathlib.Path(out).mkdir(parents=True, exist_ok=True); (pathlib.Path(out)/'marker').write_text(str(out))\n"
            "    return {}\ng.run_grid = run_grid")
-    r = py_main(["ablate", "--preset", "smoke"], pre=pre, cwd=tmp_path)
+    r = py_main(["ablate", "--experiment", "smoke"], pre=pre, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
     assert written == ["runs/ablate/marker"], written
@@ -236,3 +236,22 @@ def test_ablate_default_out_is_ignored_not_committed_results(tmp_path):
     from vividportraits.grid import run_grid
     import inspect
     assert inspect.signature(run_grid).parameters["out"].default == "runs/ablate"   # the library's default too
+
+
+def test_preset_is_split_into_model_and_experiment():
+    "Issue 25: `--preset` meant a model preset for train/model-info and an experiment preset for ablate/demo; now --model "
+    "and --experiment, the old spelling still accepted with one note line."
+    import json
+    new = py_main(["model-info", "--model", "tiny4"])
+    assert new.returncode == 0 and json.loads(new.stdout)["preset"] == "tiny4" and "note" not in new.stderr, new.stderr
+    old = py_main(["model-info", "--preset", "tiny4"])
+    assert old.returncode == 0 and json.loads(old.stdout)["preset"] == "tiny4", old.stderr
+    assert old.stderr.strip().splitlines() == ["vividportraits model-info: note: --preset is now --model (the old spelling still works)"]
+    bad = py_main(["ablate", "--experiment", "tiny"])   # a model preset where an experiment preset is expected
+    assert bad.returncode == 2 and "--experiment" in bad.stderr and "study2" in bad.stderr, bad.stderr
+    from vividportraits.cli import PRESET_OPTIONS, build_parser
+    p = build_parser()
+    for cmd, opt in PRESET_OPTIONS.items():
+        sub = p._subparsers._group_actions[0].choices[cmd]
+        act = next(a for a in sub._actions if a.dest == "preset")
+        assert act.option_strings == [opt, "--preset"], (cmd, act.option_strings)

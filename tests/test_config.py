@@ -92,10 +92,10 @@ def test_cli_choices_are_the_config_lists():
     p = build_parser()
     assert list(_choices(p, "animate", "--strategy")) == list(C.LONG_VIDEO_STRATEGIES)
     assert list(_choices(p, "animate", "--sampler")) == list(C.SAMPLERS)
-    assert list(_choices(p, "model-info", "--preset")) == list(C.MODEL_PRESETS)
+    assert list(_choices(p, "model-info", "--model")) == list(C.MODEL_PRESETS)
     assert list(_choices(p, "model-info", "--motion")) == list(C.MOTION_KINDS)
-    assert list(_choices(p, "ablate", "--preset")) == list(C.EXPERIMENT_PRESETS)
-    assert list(_choices(p, "demo", "--preset")) == list(C.EXPERIMENT_PRESETS)
+    assert list(_choices(p, "ablate", "--experiment")) == list(C.EXPERIMENT_PRESETS)
+    assert list(_choices(p, "demo", "--experiment")) == list(C.EXPERIMENT_PRESETS)
 
 
 @pytest.mark.parametrize("name", ["MOTION_KINDS", "LONG_VIDEO_STRATEGIES", "SAMPLERS", "PREDICTION_TYPES",

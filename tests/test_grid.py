@@ -32,7 +32,7 @@ def _alive(pid):
 @pytest.mark.timeout(600)
 def test_sigint_stops_grid_and_rerun_resumes(tmp_path):
     # relative --out from another working directory: every file lands in tmp_path/grid, nowhere else
-    args = ("--preset", "smoke", "--out", "grid", "--variants", "baseline", "motion=rgb")
+    args = ("--experiment", "smoke", "--out", "grid", "--variants", "baseline", "motion=rgb")
     p = _ablate(*args, cwd=tmp_path, start_new_session=True)  # its own process group, as a shell job is
     seen, t0 = set(), time.time()
     while time.time() - t0 < 240:  # wait for the first variant's worker and its papermill kernel
@@ -51,7 +51,7 @@ def test_sigint_stops_grid_and_rerun_resumes(tmp_path):
     assert p.returncode == 130, (out[-2000:], err[-2000:])
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err[-3000:]
     lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert len(lines) == 1 and "rerun to resume: vividportraits ablate --preset smoke --out grid" in lines[0], err
+    assert len(lines) == 1 and "rerun to resume: vividportraits ablate --experiment smoke --out grid" in lines[0], err
     assert not [q for q in seen if _alive(q)], "worker or kernel processes survived the interrupt"
     status = json.loads((tmp_path/"grid"/"grid_status.json").read_text())
     assert status["baseline/seed0"]["status"] == "interrupted" and status["baseline/seed0"]["signal"] == "SIGINT"
@@ -72,7 +72,7 @@ def test_sigint_stops_grid_and_rerun_resumes(tmp_path):
 @pytest.mark.timeout(300)
 def test_ray_executor_two_variant_smoke(tmp_path):
     pytest.importorskip("ray", reason="the Ray executor needs the optional extra: pip install -c constraints.txt '.[cluster]' in the clone")
-    r = _ablate("--preset", "smoke", "--out", tmp_path/"grid", "--executor", "ray", "--kind", "inprocess",
+    r = _ablate("--experiment", "smoke", "--out", tmp_path/"grid", "--executor", "ray", "--kind", "inprocess",
                 "--workers", 2, "--variants", "baseline", "long_video=overlap", cwd=tmp_path)
     out, err = r.communicate(timeout=280)
     assert r.returncode == 0, (out[-2000:], err[-3000:])
@@ -104,7 +104,7 @@ def test_other_seeds_keep_their_records(tmp_path):
 def test_ray_missing_or_bad_executor_is_a_clear_error(tmp_path):
     from vividportraits.cli import main
     with pytest.raises(SystemExit):  # argparse rejects an unknown executor (exit 2)
-        main(["ablate", "--preset", "smoke", "--out", str(tmp_path), "--executor", "threads"])
+        main(["ablate", "--experiment", "smoke", "--out", str(tmp_path), "--executor", "threads"])
     from vividportraits.grid import run_grid
     with pytest.raises(ValueError, match="address: only used with executor 'ray'"):
         run_grid(preset="smoke", out=tmp_path, address="auto", verbose=False)

@@ -32,9 +32,9 @@ from .core import (ASSETS, EXTRAS, InputError, MissingExtraError, RunFailed, cac
 # checks, so `vividportraits --help`, `--version` and every rejected input answer in about a second.
 
 # %% auto #0
-__all__ = ['EXIT_CODES', 'COMMANDS', 'NATIVE_LOG_COMMANDS', 'add_options', 'check_out_folder', 'check_out_file', 'check_exists',
-           'check_seed', 'check_fps', 'parse_int_list', 'check_device', 'check_extra', 'check_dataset',
-           'check_notebook', 'check_frames', 'Command', 'build_parser', 'main']
+__all__ = ['EXIT_CODES', 'PRESET_OPTIONS', 'COMMANDS', 'NATIVE_LOG_COMMANDS', 'option_name', 'add_options', 'check_out_folder',
+           'check_out_file', 'check_exists', 'check_seed', 'check_fps', 'parse_int_list', 'check_device', 'check_extra',
+           'check_dataset', 'check_notebook', 'check_frames', 'Command', 'build_parser', 'main']
 
 # %% ../nbs/14_cli.ipynb #f09572ba
 EXIT_CODES = {0: "done", 1: "failed (e.g. some clips of `prepare` or some grid variants failed; an unexpected error)",
@@ -64,6 +64,23 @@ def _none_or(kind):
     conv.__name__ = kind.__name__
     return conv
 
+PRESET_OPTIONS = {"train": "--model", "model-info": "--model", "ablate": "--experiment", "demo": "--experiment"}
+"""What `--preset` names per subcommand, and its unambiguous spelling: a model preset (`config.MODEL_PRESETS`) for
+`train` and `model-info`, an experiment preset (`EXPERIMENT_PRESETS`: data, model, steps, protocol) for `ablate` and
+`demo`. `--preset` is still accepted, with a one-line hint."""
+
+def option_name(cmd: str | None, dest: str) -> str:
+    "The option a subcommand's parameter `dest` is given as: `--dest-with-dashes`, or its `PRESET_OPTIONS` spelling."
+    return PRESET_OPTIONS[cmd] if dest == "preset" and cmd in PRESET_OPTIONS else "--" + dest.replace("_", "-")
+
+class _Renamed(argparse._StoreAction):
+    "An option under its new name that still takes its old spelling, with a one-line hint on stderr when used."
+    def __call__(self, parser, namespace, values, option_string=None):
+        if option_string != self.option_strings[0]:
+            print(f"{parser.prog}: note: {option_string} is now {self.option_strings[0]} (the old spelling still works)",
+                  file=sys.stderr)
+        super().__call__(parser, namespace, values, option_string)
+
 class _TupleOrNone(argparse.Action):
     "Several numbers -> a tuple of floats; the single word `none` -> None."
     def __call__(self, parser, namespace, values, option_string=None):
@@ -86,7 +103,8 @@ def _hints(obj) -> dict:
 def add_options(parser: argparse.ArgumentParser,  # the (sub)parser to fill
                 obj,                              # a function or a dataclass: its parameters / fields become options
                 skip: typing.Sequence[str] = (),  # parameters left out (or added by hand)
-                choices: dict | None = None       # parameter -> allowed values, for fields typed plain `str`
+                choices: dict | None = None,      # parameter -> allowed values, for fields typed plain `str`
+                rename: dict | None = None        # parameter -> its option's new name ("--model"); the old one still works
                ) -> argparse.ArgumentParser:
     "One argparse argument per parameter of `obj`, typed, documented and defaulted from its signature and docments."
     obj = _resolve(obj)
@@ -114,7 +132,10 @@ def add_options(parser: argparse.ArgumentParser,  # the (sub)parser to fill
             kw.pop("help"); parser.add_argument(name, help=doc, **{k: v for k, v in kw.items() if k != "action"}); continue
         if empty: kw.update(required=True, default=argparse.SUPPRESS)   # no "(default: ...)" for a required option
         else: kw["default"] = default
-        parser.add_argument("--" + name.replace("_", "-"), dest=name, **kw)
+        old = "--" + name.replace("_", "-")
+        if name in (rename or {}) and "action" not in kw:
+            parser.add_argument(rename[name], old, dest=name, action=_Renamed, **kw); continue
+        parser.add_argument(old, dest=name, **kw)
     return parser
 
 # %% ../nbs/14_cli.ipynb #c24c4cd0
@@ -569,13 +590,13 @@ def _check_resume(cfg: TrainConfig, mcfg: ModelConfig):
 def _check_train(model_override=(), **fields):
     over = parse_model_overrides(model_override)
     try: cfg = TrainConfig(**fields, model_overrides=over).validate()
-    except ValueError as e: raise InputError(_as_option(str(e), fields)) from None
+    except ValueError as e: raise InputError(_as_option(str(e), {k: option_name("train", k) for k in fields})) from None
     try: mcfg = cfg.model_config()
     except ValueError as e:
         if not over: raise
         raise InputError(f"--model-override {' '.join(model_override)}: the model these give is inconsistent ({e})") from None
     if mcfg.latent == "vae" and mcfg.pretrained_path is None and "pretrained_path" not in over:
-        raise InputError(f"--preset {cfg.preset}: an SD-1.5-size model with no pretrained weights would train from random "
+        raise InputError(f"--model {cfg.preset}: an SD-1.5-size model with no pretrained weights would train from random "
                          "weights for days; expected --model-override pretrained_path=FOLDER (a diffusers SD-1.5 folder), "
                          "or pretrained_path=None to train from scratch on purpose")
     p = mcfg.pretrained_path
@@ -733,7 +754,8 @@ def build_parser(commands: typing.Sequence[str] | None = None  # the subcommands
         s = sub.add_parser(name, help=doc, description=doc, epilog=_EPILOG, formatter_class=_Formatter)
         s.set_defaults(func=func, check=rest[0] if rest else None)
         if commands is not None and name not in commands: continue   # listed in --help; options built when chosen
-        add_options(s, src or func, skip=skip, choices=choices)
+        add_options(s, src or func, skip=skip, choices=choices,
+                    rename={"preset": PRESET_OPTIONS[name]} if name in PRESET_OPTIONS else None)
         if name == "train":
             s.add_argument("--model-override", dest="model_override", action="append", default=[], metavar="KEY=VALUE",
                            help="a ModelConfig field, e.g. pretrained_path=/models/sd15, block_out_channels=(32,64,64) or "
@@ -746,9 +768,11 @@ def _input_error(e: BaseException) -> bool:
                            FileExistsError, MissingExtraError)) or type(e).__name__ == "SafetensorError")
 
 def _as_option(msg: str, names) -> str:
-    "A message that starts with a parameter's name ('lr: ...') names its option instead ('--lr: ...')."
+    "A message that starts with a parameter's name ('lr: ...') names its option instead ('--lr: ...'; `names` a set of parameters, or parameter -> option)."
     m = re.match(r"([a-z][a-z0-9_]*)(?=[: ])", msg)
-    return "--" + m.group(1).replace("_", "-") + msg[m.end():] if m and m.group(1) in names else msg
+    if not m or m.group(1) not in names: return msg
+    opt = names[m.group(1)] if isinstance(names, typing.Mapping) else "--" + m.group(1).replace("_", "-")
+    return opt + msg[m.end():]
 
 def _new_folders(paths) -> list[Path]:
     "The folders among `paths` (and their parents) that do not exist yet, deepest first."
@@ -809,7 +833,8 @@ def main(argv: list[str] | None = None) -> int:
             import traceback; traceback.print_exc()
         _remove_empty(made)
         if _input_error(e):
-            opts = {a.dest for a in p._subparsers._group_actions[0].choices[cmd]._actions if a.option_strings}
+            opts = {a.dest: a.option_strings[0] for a in p._subparsers._group_actions[0].choices[cmd]._actions
+                    if a.option_strings}
             print(f"vividportraits {cmd}: error: {_as_option(msg, opts)}", file=sys.stderr); return 2
         if isinstance(e, RunFailed):   # a run that stopped for a stated reason: that line, no "unexpected"
             print(f"vividportraits {cmd}: error: {msg.removeprefix(cmd + ': ')}", file=sys.stderr); return 1

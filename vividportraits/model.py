@@ -512,7 +512,10 @@ def model_summary(config: ModelConfig,   # e.g. get_preset("sd15")
                   batch: int = 1,        # samples per training step for the FLOP count
                   flops: bool = True     # count the FLOPs of one training step (forward + backward)
                  ) -> dict:
-    "Parameter counts, latent shape and training-step FLOPs of `config`, computed on the meta device (instant)."
+    """Parameter counts, latent shape and training-step FLOPs of `config`, computed on the meta device (instant). A
+    preset built on pretrained weights is counted as its architecture: the weights are not loaded (loading puts them on
+    the CPU, beside meta tensors), so a shipped base or an SD-1.5 folder need not be present."""
+    config = dataclasses.replace(config, pretrained_path=None) if config.pretrained_path else config
     with torch.device("meta"):
         m = VividPortraitsModel(config).train()
         c, h, w = m.latent_shape()
