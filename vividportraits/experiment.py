@@ -81,16 +81,20 @@ def animate_pair(model,                # the run's model, eval mode
                  T: int,               # frames of the driver to animate
                  cfg: RunConfig,       # the run: its long-video strategy, seed and the preset's sampler
                  index: int,           # the pair's index in the protocol: sampling seed `cfg.seed + index`
-                 report: dict | None = None):  # filled by `long_video.animate` (windows, timings)
+                 report: dict | None = None,   # filled by `long_video.animate` (windows, timings)
+                 guidance: float | None = None):  # classifier-free guidance on the reference (None: the preset's)
     "One protocol pair animated exactly as the evaluation animates it (synth conditions); T x H x W x 3 uint8."
     e = cfg.experiment
+    guidance = e.guidance if guidance is None else guidance
     driving = {k: drv[k][:T] for k in ("rgb", "parsing", "landmarks", "mask") if k in drv}
     return lv.animate(model, {"rgb": src["rgb"][0], "mask": src["mask"][0]}, driving, strategy=cfg.long_video,
-                      window=e.window, overlap=e.overlap, steps=e.sample_steps, guidance=e.guidance,
+                      window=e.window, overlap=e.overlap, steps=e.sample_steps, guidance=guidance,
                       parser="synth", segmenter="synth", seed=cfg.seed + int(index), progress=False, report=report)
 
 def evaluate_variant(cfg: RunConfig, ckpt: str | os.PathLike, data_root: str | os.PathLike,
-                     progress: bool = True) -> dict:
+                     progress: bool = True,
+                     guidance: float | None = None   # sampling guidance (None: the preset's); a probe, not a run's setting
+                    ) -> dict:
     "Animate every evaluation pair with the run's model and strategy and score it; returns clips, summary, samples."
     import pandas as pd
     import torch
@@ -118,7 +122,7 @@ def evaluate_variant(cfg: RunConfig, ckpt: str | os.PathLike, data_root: str | o
         refs = clip_references(man, p, src, T) if synth_data else None
         gt = refs["ground_truth"] if refs is not None and refs["ground_truth"] is not None else (
             None if tgt is None else tgt["rgb"][:T])
-        pred = animate_pair(model, src, drv, T, cfg, i)
+        pred = animate_pair(model, src, drv, T, cfg, i, guidance=guidance)
         windows = lv.get_context_scheduler(cfg.long_video)(T, min(e.window, T), min(e.overlap, max(0, T - 1)), 0)
         bounds = [b for b in lv.window_boundaries(windows, T) if 1 <= b < T]
         ids = {"clip": i, "kind": p["kind"], "source": p["source"], "driver": p["driver"]}
