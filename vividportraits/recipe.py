@@ -260,9 +260,9 @@ def curve_bar(df: pd.DataFrame   # read_curves output
              ) -> pd.DataFrame:  # candidate, step, one column per BAR item (True: passed), and how many passed
     "A preview of `BAR` on each curve point: one seed's clips, so it says where a recipe stands, not that it passes."
     idx = pd.MultiIndex.from_frame(df[["candidate", "step"]].drop_duplicates().sort_values(["candidate", "step"]))
-    cols = {}
+    cols, tables = {}, {p: curve_table(df, p, [m for q, m in BAR if q == p]) for p in dict.fromkeys(p for p, _ in BAR)}
     for (p, m), need in BAR.items():
-        t = curve_table(df, p, [m])
+        t = tables[p]; t = t[t["metric"] == m] if len(t) else t
         ok = pd.Series(dtype=bool)
         if len(t):
             t = t.set_index(["candidate", "step"])
