@@ -32,9 +32,9 @@ from .core import (ASSETS, EXTRAS, InputError, MissingExtraError, RunFailed, cac
 # checks, so `vividportraits --help`, `--version` and every rejected input answer in about a second.
 
 # %% auto #0
-__all__ = ['EXIT_CODES', 'PRESET_OPTIONS', 'COMMANDS', 'NATIVE_LOG_COMMANDS', 'option_name', 'add_options', 'check_out_folder',
-           'check_out_file', 'check_exists', 'check_seed', 'check_fps', 'parse_int_list', 'check_device', 'check_extra',
-           'check_dataset', 'check_notebook', 'check_frames', 'Command', 'build_parser', 'main']
+__all__ = ['EXIT_CODES', 'PRESET_OPTIONS', 'COMMANDS', 'NATIVE_LOG_COMMANDS', 'add_options', 'check_out_folder', 'check_out_file',
+           'check_exists', 'check_seed', 'check_fps', 'parse_int_list', 'check_device', 'check_extra', 'check_dataset',
+           'check_notebook', 'check_frames', 'Command', 'build_parser', 'main']
 
 # %% ../nbs/14_cli.ipynb #f09572ba
 EXIT_CODES = {0: "done", 1: "failed (e.g. some clips of `prepare` or some grid variants failed; an unexpected error)",
@@ -69,9 +69,6 @@ PRESET_OPTIONS = {"train": "--model", "model-info": "--model", "ablate": "--expe
 `train` and `model-info`, an experiment preset (`EXPERIMENT_PRESETS`: data, model, steps, protocol) for `ablate` and
 `demo`. `--preset` is still accepted, with a one-line hint."""
 
-def option_name(cmd: str | None, dest: str) -> str:
-    "The option a subcommand's parameter `dest` is given as: `--dest-with-dashes`, or its `PRESET_OPTIONS` spelling."
-    return PRESET_OPTIONS[cmd] if dest == "preset" and cmd in PRESET_OPTIONS else "--" + dest.replace("_", "-")
 
 class _Renamed(argparse._StoreAction):
     "An option under its new name that still takes its old spelling, with a one-line hint on stderr when used."
@@ -590,7 +587,7 @@ def _check_resume(cfg: TrainConfig, mcfg: ModelConfig):
 def _check_train(model_override=(), **fields):
     over = parse_model_overrides(model_override)
     try: cfg = TrainConfig(**fields, model_overrides=over).validate()
-    except ValueError as e: raise InputError(_as_option(str(e), {k: option_name("train", k) for k in fields})) from None
+    except ValueError as e: raise InputError(str(e)) from None   # `main` names the option ('lr: ...' -> '--lr: ...')
     try: mcfg = cfg.model_config()
     except ValueError as e:
         if not over: raise
@@ -767,12 +764,10 @@ def _input_error(e: BaseException) -> bool:
     return (isinstance(e, (ValueError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError,
                            FileExistsError, MissingExtraError)) or type(e).__name__ == "SafetensorError")
 
-def _as_option(msg: str, names) -> str:
-    "A message that starts with a parameter's name ('lr: ...') names its option instead ('--lr: ...'; `names` a set of parameters, or parameter -> option)."
+def _as_option(msg: str, options: typing.Mapping[str, str]) -> str:
+    "A message that starts with a parameter's name ('lr: ...') names its option instead ('--lr: ...'; `options`: parameter -> option)."
     m = re.match(r"([a-z][a-z0-9_]*)(?=[: ])", msg)
-    if not m or m.group(1) not in names: return msg
-    opt = names[m.group(1)] if isinstance(names, typing.Mapping) else "--" + m.group(1).replace("_", "-")
-    return opt + msg[m.end():]
+    return options[m.group(1)] + msg[m.end():] if m and m.group(1) in options else msg
 
 def _new_folders(paths) -> list[Path]:
     "The folders among `paths` (and their parents) that do not exist yet, deepest first."

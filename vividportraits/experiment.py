@@ -81,7 +81,6 @@ def animate_pair(model,                # the run's model, eval mode
                  T: int,               # frames of the driver to animate
                  cfg: RunConfig,       # the run: its long-video strategy, seed and the preset's sampler
                  index: int,           # the pair's index in the protocol: sampling seed `cfg.seed + index`
-                 report: dict | None = None,   # filled by `long_video.animate` (windows, timings)
                  guidance: float | None = None):  # classifier-free guidance on the reference (None: the preset's)
     "One protocol pair animated exactly as the evaluation animates it (synth conditions); T x H x W x 3 uint8."
     e = cfg.experiment
@@ -89,7 +88,7 @@ def animate_pair(model,                # the run's model, eval mode
     driving = {k: drv[k][:T] for k in ("rgb", "parsing", "landmarks", "mask") if k in drv}
     return lv.animate(model, {"rgb": src["rgb"][0], "mask": src["mask"][0]}, driving, strategy=cfg.long_video,
                       window=e.window, overlap=e.overlap, steps=e.sample_steps, guidance=guidance,
-                      parser="synth", segmenter="synth", seed=cfg.seed + int(index), progress=False, report=report)
+                      parser="synth", segmenter="synth", seed=cfg.seed + int(index), progress=False)
 
 def evaluate_variant(cfg: RunConfig, ckpt: str | os.PathLike, data_root: str | os.PathLike,
                      progress: bool = True,
